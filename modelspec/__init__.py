@@ -1,0 +1,81 @@
+"""modelspec: declarative Keras models from YAML specs.
+
+Write a model as a YAML spec, validate it (without importing TensorFlow when
+it only uses built-in layers), and build a functional Keras 3 model from it.
+
+Example:
+    >>> from modelspec import build_model, validate_spec
+    >>> validate_spec("specs/antirectifier_digits.yaml").ok
+    True
+    >>> build_model("specs/antirectifier_digits.yaml").count_params()
+    153098
+
+Keras-dependent functions (``build_model``, ``load_model``) are imported on
+first use, so ``import modelspec`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    BuildError,
+    Diagnostic,
+    ModelSpecError,
+    PluginError,
+    RegistryError,
+    SpecError,
+    SpecLoadError,
+)
+from .registry import (
+    Registry,
+    register_activation,
+    register_constraint,
+    register_initializer,
+    register_layer,
+    register_loss,
+    register_metric,
+    register_regularizer,
+)
+from .schema import ModelSpec
+from .validate import Report, load_spec, validate_spec
+
+if TYPE_CHECKING:
+    from .builder import build_model, load_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BuildError",
+    "Diagnostic",
+    "ModelSpec",
+    "ModelSpecError",
+    "PluginError",
+    "Registry",
+    "RegistryError",
+    "Report",
+    "SpecError",
+    "SpecLoadError",
+    "__version__",
+    "build_model",
+    "load_model",
+    "load_spec",
+    "register_activation",
+    "register_constraint",
+    "register_initializer",
+    "register_layer",
+    "register_loss",
+    "register_metric",
+    "register_regularizer",
+    "validate_spec",
+]
+
+_LAZY = {"build_model": "builder", "load_model": "builder"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'modelspec' has no attribute {name!r}")

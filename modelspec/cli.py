@@ -1,0 +1,248 @@
+"""The ``modelspec`` command line: a thin click layer over the library.
+
+Exit codes: 0 success, 1 a bad spec (or a model Keras refused to build),
+2 bad usage (unknown option, missing file, plugin that does not import).
+
+Example:
+    $ modelspec validate specs/*.yaml
+    $ modelspec build specs/antirectifier_digits.yaml -o model.keras
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import Diagnostic, PluginError, SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit code for a bad spec; click uses 2 for bad usage.
+EXIT_BAD_SPEC = 1
+
+
+def _plugin_options(func: F) -> F:
+    func = click.option(
+        "--allow-imports",
+        is_flag=True,
+        help="Honour the spec's `imports:` list (it runs those modules' code).",
+    )(func)
+    return click.option(
+        "--plugin",
+        "plugins",
+        multiple=True,
+        metavar="MODULE",
+        help="Import MODULE first (it registers custom layers...). Repeatable.",
+    )(func)
+
+
+def _usage_error(err: PluginError) -> click.UsageError:
+    return click.UsageError(str(err))
+
+
+def _print_diagnostics(diagnostics: Iterable[Diagnostic], *, err: bool = False) -> None:
+    for d in diagnostics:
+        click.echo(d.format(), err=err)
+
+
+def _quiet_tensorflow() -> None:
+    """Hide TensorFlow's start-up chatter (its C++ INFO logs) unless the user set a level."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="modelspec")
+def main() -> None:
+    """Declarative Keras models: validate, build and inspect YAML model specs."""
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output for people, or JSON for tools.",
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@_plugin_options
+def validate(
+    specs: tuple[str, ...], fmt: str, strict: bool, plugins: tuple[str, ...], allow_imports: bool
+) -> None:
+    """Check SPECS and report every problem, each as FILE:LINE:COL: PATH: MESSAGE.
+
+    Exits 0 when every spec is valid, 1 when one is not. Specs that only use
+    built-in layers are checked without importing TensorFlow.
+    """
+    from .validate import validate_spec
+
+    results = []
+    failed = False
+    for path in specs:
+        try:
+            report = validate_spec(path, plugins=plugins, allow_imports=allow_imports)
+        except PluginError as err:
+            raise _usage_error(err) from None
+        bad = bool(report.errors) or (strict and bool(report.warnings))
+        failed |= bad
+        results.append((path, report, bad))
+    if fmt == "json":
+        payload = {
+            "ok": not failed,
+            "files": [
+                {
+                    "file": path,
+                    "ok": not bad,
+                    "errors": len(report.errors),
+                    "warnings": len(report.warnings),
+                    "diagnostics": [d.to_dict() for d in report.diagnostics],
+                }
+                for path, report, bad in results
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        for path, report, _ in results:
+            _print_diagnostics(report.diagnostics)
+            if report.spec is not None and not report.diagnostics:
+                spec = report.spec
+                click.echo(
+                    f"{path}: ok ({_plural(len(spec.inputs), 'input')}, "
+                    f"{_plural(len(spec.layers), 'layer')}, "
+                    f"{_plural(len(spec.output_refs), 'output')})"
+                )
+            else:
+                click.echo(
+                    f"{path}: {_plural(len(report.errors), 'error')}, "
+                    f"{_plural(len(report.warnings), 'warning')}"
+                )
+    if failed:
+        sys.exit(EXIT_BAD_SPEC)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Save the built model to this .keras file.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the parameter counts.")
+@_plugin_options
+def build(
+    spec: str, output: str | None, quiet: bool, plugins: tuple[str, ...], allow_imports: bool
+) -> None:
+    """Build SPEC into a Keras model; print its summary and parameter counts.
+
+    A layer Keras refuses (a shape or dtype mismatch) is reported at its
+    node's line in the spec, like a validation error.
+    """
+    if output is not None and not output.endswith(".keras"):
+        raise click.BadParameter(
+            f"expected a path ending in .keras. Received: {output}", param_hint="'--output'"
+        )
+    _quiet_tensorflow()
+    from .builder import build_model
+
+    try:
+        model = build_model(spec, plugins=plugins, allow_imports=allow_imports)
+    except PluginError as err:
+        raise _usage_error(err) from None
+    except SpecError as err:
+        _print_diagnostics(err.diagnostics, err=True)
+        click.echo(f"{spec}: {_plural(len(err.errors), 'error')}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    if not quiet:
+        model.summary(print_fn=lambda line, *_, **__: click.echo(line))
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    total = model.count_params()
+    click.echo(
+        f"{model.name}: {total:,} parameters ({trainable:,} trainable, "
+        f"{total - trainable:,} non-trainable)"
+    )
+    if output is not None:
+        _save_atomically(model, Path(output))
+        click.echo(f"saved {output}")
+
+
+def _save_atomically(model: Any, target: Path) -> None:
+    """Save next to ``target`` under a temporary name, then rename over it."""
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@main.command()
+@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
+def schema(indent: int) -> None:
+    """Print the JSON Schema of a spec, per-layer-type arguments included.
+
+    Save it and point your YAML editor at it, e.g. with a first line
+    `# yaml-language-server: $schema=modelspec.schema.json`.
+    """
+    from .schema import spec_json_schema
+
+    click.echo(json.dumps(spec_json_schema(), indent=indent or None))
+
+
+@main.command()
+@click.argument("pattern", required=False)
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
+def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
+    """List the layer types a spec can use, and their arguments.
+
+    PATTERN filters the names: a glob (`Conv*`) or a substring, case-insensitive.
+    Naming exactly one type shows its details.
+    """
+    from . import catalogue, plugins as plugin_loader, registry
+    from .validate import _resolve_signature
+
+    try:
+        plugin_loader.load_plugins(plugins)
+        plugin_loader.load_entry_point_plugins()
+    except PluginError as err:
+        raise _usage_error(err) from None
+    names = sorted({*catalogue.builtin_layer_names(), *registry.layers})
+    if pattern:
+        glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+        names = [n for n in names if fnmatch.fnmatch(n.lower(), glob.lower())]
+        exact = [n for n in names if n.lower() == pattern.lower()]
+        names = exact or names
+    if not names:
+        hint = catalogue.did_you_mean(pattern or "", catalogue.builtin_layer_names())
+        raise click.UsageError(f"no layer type matches '{pattern}'.{hint}")
+    detail = len(names) == 1
+    for name in names:
+        sig = _resolve_signature(name)
+        if sig is None:
+            continue
+        args = ", ".join(
+            a.name if a.required else f"{a.name}={a.default!r}"
+            for a in sig.args.values()
+            if detail or a.name not in catalogue.BASE_LAYER_ARGS
+        )
+        click.echo(f"{name} [{sig.source}]: {args}")
+        if detail:
+            click.echo(f"  {sig.summary}")
+            click.echo(f"  call arguments: {', '.join(sig.call_args)}")
+            for arg in sig.args.values():
+                need = "required" if arg.required else f"default {arg.default!r}"
+                click.echo(f"  {arg.name}: {arg.kind.description} ({need})")

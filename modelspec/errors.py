@@ -1,0 +1,119 @@
+"""The error hierarchy of modelspec.
+
+Every error the library raises for a user's mistake derives from
+:class:`ModelSpecError`. Errors about a spec carry :class:`Diagnostic` objects
+that point at the spec's file, line and column; only the CLI turns them into
+exit codes.
+
+Example:
+    >>> from modelspec import SpecError, load_spec
+    >>> try:
+    ...     load_spec({"modelspec": 1})
+    ... except SpecError as err:
+    ...     print(err.diagnostics[0].message)
+    missing required key 'name'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a spec, located in its source.
+
+    Attributes:
+        message: Keras-style text: what was expected, what was received, a hint.
+        path: Location inside the document, e.g. ``("layers", 2, "units")``.
+        file: The spec's file name, or ``"<string>"`` / ``"<dict>"``.
+        line: 1-based line, 0 when unknown.
+        column: 1-based column, 0 when unknown.
+        node: Name of the input or layer node the problem belongs to.
+        severity: ``"error"`` or ``"warning"``.
+    """
+
+    message: str
+    path: tuple[str | int, ...] = ()
+    file: str = "<string>"
+    line: int = 0
+    column: int = 0
+    node: str | None = None
+    severity: Severity = "error"
+
+    @property
+    def where(self) -> str:
+        """The spec path as a user reads it: ``layers[2] (dense_2).units``."""
+        text = ""
+        for i, part in enumerate(self.path):
+            if isinstance(part, int):
+                text += f"[{part}]"
+            else:
+                text += f".{part}" if text else str(part)
+            if i == 1 and self.node and self.path[0] in ("inputs", "layers"):
+                text += f" ({self.node})"
+        return text
+
+    def format(self) -> str:
+        """Render as ``FILE:LINE:COL: PATH (NODE): MESSAGE``."""
+        loc = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        kind = "warning: " if self.severity == "warning" else ""
+        where = f"{self.where}: " if self.path else ""
+        return f"{loc}: {kind}{where}{self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready mapping, as printed by ``modelspec validate --format json``."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.where,
+            "node": self.node,
+            "severity": self.severity,
+            "message": self.message,
+        }
+
+
+class ModelSpecError(Exception):
+    """Base class of every error modelspec raises for a user's mistake."""
+
+
+class SpecError(ModelSpecError):
+    """A spec is invalid: carries every problem found, all at once.
+
+    Attributes:
+        diagnostics: Errors and warnings, in document order.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__(self._text())
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """The diagnostics of severity ``error``."""
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def _text(self) -> str:
+        errors = self.errors
+        head = f"{len(errors)} error{'s' if len(errors) != 1 else ''} in spec"
+        return head + ":\n" + "\n".join(d.format() for d in errors)
+
+
+class SpecLoadError(SpecError):
+    """The spec's file could not be read or parsed as a YAML mapping."""
+
+
+class BuildError(SpecError):
+    """Keras refused a node while the model was being built (shape, dtype...)."""
+
+
+class RegistryError(ModelSpecError):
+    """A name is registered twice, or a registration is malformed."""
+
+
+class PluginError(ModelSpecError):
+    """A plugin module or entry point could not be imported."""

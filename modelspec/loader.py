@@ -1,0 +1,298 @@
+"""Load a spec's YAML safely, remembering where every key and value stands.
+
+Stage 1 of the pipeline. Only YAML's plain data types are constructed (the
+``yaml.safe_load`` set: no Python tags); anchors and aliases work, but a
+document whose aliases expand past :data:`MAX_NODES` values is refused before
+anything is built from it. Two YAML 1.1 surprises are fixed the YAML 1.2 way:
+``1e-3`` is the float 0.001 (PyYAML would read a string) and only
+``true``/``false`` are booleans (``on``, ``no``, ``y`` stay strings).
+
+Example:
+    >>> doc = load_document("modelspec: 1\\nlr: 1e-3\\n")
+    >>> doc.data["lr"], doc.locate(("lr",))
+    (0.001, (2, 5))
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, SpecLoadError
+
+#: Most values a document may hold once its aliases are expanded.
+MAX_NODES = 2_000_000
+
+PathT = tuple[str | int, ...]
+Position = tuple[int, int]
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BOOL = "tag:yaml.org,2002:bool"
+_FLOAT = "tag:yaml.org,2002:float"
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """SafeLoader with YAML 1.2 booleans and exponent floats."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SpecLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_SpecLoader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+@dataclass
+class Document:
+    """A parsed spec document and the source position of each of its parts.
+
+    Attributes:
+        data: The plain Python value (a dict for a valid spec).
+        file: Display name of the source: a path, ``<string>`` or ``<dict>``.
+        positions: ``path -> (line, column)`` of each value (1-based).
+        key_positions: ``path -> (line, column)`` of each mapping key.
+        base_dir: Directory relative paths in the spec resolve against.
+    """
+
+    data: Any
+    file: str = "<string>"
+    positions: dict[PathT, Position] = field(default_factory=dict)
+    key_positions: dict[PathT, Position] = field(default_factory=dict)
+    base_dir: Path = field(default_factory=Path.cwd)
+    text: str | None = None
+
+    def locate(self, path: PathT, *, key: bool = False) -> Position:
+        """Position of ``path``, or of its nearest located ancestor.
+
+        Args:
+            path: Location inside the document.
+            key: Prefer the position of the mapping key over its value.
+        """
+        path = tuple(path)
+        while True:
+            if key and path in self.key_positions:
+                return self.key_positions[path]
+            if path in self.positions:
+                return self.positions[path]
+            if not path:
+                return (0, 0)
+            path = path[:-1]
+            key = False
+
+    def diagnostic(
+        self,
+        path: PathT,
+        message: str,
+        *,
+        key: bool = False,
+        node: str | None = None,
+        severity: str = "error",
+    ) -> Diagnostic:
+        """A :class:`Diagnostic` located at ``path`` in this document."""
+        line, column = self.locate(path, key=key)
+        return Diagnostic(
+            message=message,
+            path=tuple(path),
+            file=self.file,
+            line=line,
+            column=column,
+            node=node,
+            severity=severity,  # type: ignore[arg-type]
+        )
+
+
+def _fail(file: str, message: str, line: int = 0, column: int = 0) -> SpecLoadError:
+    return SpecLoadError([Diagnostic(message, (), file, line, column)])
+
+
+def _short(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
+def _mark(node: yaml.Node) -> Position:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse recursive aliases and alias bombs before constructing anything."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _fail(file, "recursive alias: an anchor contains itself", *_mark(node))
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        active.discard(key)
+        if total > MAX_NODES:
+            raise _fail(
+                file,
+                f"the document expands to more than {MAX_NODES:,} values through its "
+                "aliases (an alias bomb?); refusing to load it",
+                *_mark(node),
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+class _Builder:
+    """Constructs plain data from a composed node tree, recording positions."""
+
+    def __init__(self, loader: yaml.SafeLoader, doc: Document) -> None:
+        self.loader = loader
+        self.doc = doc
+
+    def build(self, node: yaml.Node, path: PathT) -> Any:
+        self.doc.positions.setdefault(path, _mark(node))
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return self.loader.construct_object(node, deep=True)
+            except yaml.constructor.ConstructorError as err:
+                raise _fail(
+                    self.doc.file,
+                    f"the tag {_short(node.tag)!r} is not allowed: a spec holds plain "
+                    "data only (mappings, lists, strings, numbers, booleans, null)",
+                    *_mark(node),
+                ) from err
+        if node.tag not in _PLAIN_TAGS:
+            raise _fail(
+                self.doc.file,
+                f"the tag {_short(node.tag)!r} is not allowed: a spec holds plain data only",
+                *_mark(node),
+            )
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _fail(
+                    self.doc.file, "mapping keys must be plain scalars", *_mark(key_node)
+                )
+            key = self.build(key_node, ())
+            if key in result:
+                raise _fail(
+                    self.doc.file,
+                    f"duplicate key {key!r} in this mapping (the first one is at line "
+                    f"{self.doc.key_positions[(*path, key)][0]})",
+                    *_mark(key_node),
+                )
+            self.doc.key_positions[(*path, key)] = _mark(key_node)
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+
+def _parse(text: str, doc: Document) -> Any:
+    loader = _SpecLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.composer.ComposerError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or "invalid document"
+        if "expected a single document" in str(err.context):
+            problem = "expected one YAML document, found several (remove the '---')"
+        raise _fail(
+            doc.file, problem, *(_pos(mark) if mark else (0, 0))
+        ) from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        raise _fail(
+            doc.file, f"invalid YAML: {problem}", *(_pos(mark) if mark else (0, 0))
+        ) from err
+    finally:
+        loader.dispose()
+    if root is None:
+        return None
+    _check_expansion(root, doc.file)
+    return _Builder(loader, doc).build(root, ())
+
+
+def _pos(mark: Any) -> Position:
+    return (mark.line + 1, mark.column + 1)
+
+
+def _is_path(source: str) -> bool:
+    if "\n" in source:
+        return False
+    return source.endswith((".yaml", ".yml", ".json")) or os.path.exists(source)
+
+
+def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> Document:
+    """Read a spec from a path, YAML text or an in-memory mapping.
+
+    A ``str`` is a path when it has no newline and names an existing file or
+    ends in ``.yaml``/``.yml``/``.json``; otherwise it is YAML text.
+
+    Args:
+        source: Where the spec comes from.
+
+    Returns:
+        The parsed :class:`Document`.
+
+    Raises:
+        SpecLoadError: The file is missing, unreadable, binary, empty, not
+            valid YAML, or not a mapping at the top.
+    """
+    if isinstance(source, Mapping):
+        return Document(data=dict(source), file="<dict>")
+    if isinstance(source, os.PathLike) or _is_path(source):
+        path = Path(source)
+        file = str(source)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise _fail(file, "no such file") from None
+        except IsADirectoryError:
+            raise _fail(file, "is a directory, not a spec file") from None
+        except OSError as err:
+            raise _fail(file, f"cannot read the file: {err.strerror}") from None
+        if b"\0" in raw:
+            raise _fail(file, "is a binary file, not a YAML spec")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise _fail(
+                file, f"is not UTF-8 text (byte {err.start} cannot be decoded)"
+            ) from None
+        doc = Document(data=None, file=file, base_dir=path.resolve().parent, text=text)
+    else:
+        doc = Document(data=None, text=str(source))
+    doc.data = _parse(doc.text or "", doc)
+    if doc.data is None:
+        raise _fail(
+            doc.file,
+            "the spec is empty: expected a mapping with the keys modelspec, name, "
+            "inputs, layers and outputs",
+        )
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else f"{doc.data!r}"
+        raise _fail(
+            doc.file,
+            f"expected a mapping at the top of the spec. Received: {kind}",
+            *doc.locate(()),
+        )
+    return doc

@@ -1,0 +1,74 @@
+"""Loading the Python modules that register custom objects.
+
+Three ways in, all explicit:
+
+- installed packages declare an entry point in the ``modelspec.plugins`` group;
+  they are imported the first time a spec names a type that is not built in
+  (so a spec using only built-in layers never pays for them);
+- the user names modules: ``--plugin my_team.layers`` or
+  ``build_model(..., plugins=["my_team.layers"])``;
+- a spec lists ``imports:``, honoured only with ``--allow-imports`` /
+  ``allow_imports=True``: a spec never runs code by itself.
+
+Example:
+    >>> load_plugins(["json"])  # any importable module
+    ['json']
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+
+from .errors import PluginError
+
+ENTRY_POINT_GROUP = "modelspec.plugins"
+_entry_points_loaded: list[str] | None = None
+
+
+def import_module(module: str) -> None:
+    """Import one module by dotted name.
+
+    Raises:
+        PluginError: It cannot be found, or raised while importing.
+    """
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and module.startswith(err.name):
+            raise PluginError(
+                f"cannot import plugin module '{module}': no module named '{err.name}'. "
+                "Check the name and that its package is installed in this environment."
+            ) from None
+        raise PluginError(f"plugin module '{module}' failed to import: {err}") from err
+    except Exception as err:  # a plugin's own bug: report it, do not crash
+        raise PluginError(
+            f"plugin module '{module}' raised while importing: {type(err).__name__}: {err}"
+        ) from err
+
+
+def load_plugins(modules: Iterable[str]) -> list[str]:
+    """Import the named plugin modules; returns their names."""
+    loaded = []
+    for module in modules:
+        import_module(module)
+        loaded.append(module)
+    return loaded
+
+
+def load_entry_point_plugins() -> list[str]:
+    """Import every installed ``modelspec.plugins`` entry point, once per process."""
+    global _entry_points_loaded
+    if _entry_points_loaded is None:
+        _entry_points_loaded = []
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except Exception as err:
+                raise PluginError(
+                    f"plugin entry point '{ep.name}' ({ep.value}) failed to load: "
+                    f"{type(err).__name__}: {err}"
+                ) from err
+            _entry_points_loaded.append(ep.value)
+    return list(_entry_points_loaded)

@@ -1,0 +1,190 @@
+"""The structure of a spec, as Pydantic models.
+
+Stage 2 of the pipeline. These models check a spec's shape (which keys, which
+types); the layer-specific checks (arguments against each layer type's
+signature, the graph) are in :mod:`modelspec.validate`, which needs them.
+
+Example:
+    >>> spec = ModelSpec.model_validate({
+    ...     "modelspec": 1, "name": "tiny",
+    ...     "inputs": [{"name": "x", "shape": [4]}],
+    ...     "layers": [{"name": "out", "type": "Dense", "units": 2}],
+    ...     "outputs": ["out"],
+    ... })
+    >>> spec.layers[0].args
+    {'units': 2}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, field_validator
+
+from .loader import Document
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+#: What a node name may look like (Keras layer names, no ``/`` or spaces).
+Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
+#: A reference to a node's output: ``name`` or ``name[index]``.
+Ref = StrictStr
+#: ``inputs:`` of a node: a name, a list passed as one argument, or call arguments.
+InputsField = Ref | list[Ref] | dict[StrictStr, Ref | list[Ref]]
+AddLossFn = Literal["mean_square", "mean_abs", "sum_square", "sum_abs", "mean", "sum"]
+#: Reductions an ``add_loss`` term (the ``AddLoss`` layer) can apply.
+ADD_LOSS_FUNCTIONS: tuple[str, ...] = AddLossFn.__args__  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class InputSpec(_Strict):
+    """A model input: ``{name: pixels, shape: [64]}`` (batch dimension excluded)."""
+
+    name: Name
+    shape: list[Annotated[int, Field(gt=0)] | None]
+    dtype: StrictStr = "float32"
+    sparse: bool = False
+    batch_size: Annotated[int, Field(gt=0)] | None = None
+
+
+class AddLossSpec(_Strict):
+    """An auxiliary loss on a node's output: ``weight * fn(output)``."""
+
+    fn: AddLossFn = "mean_square"
+    weight: Annotated[float, Field(allow_inf_nan=False)] = 1.0
+
+
+class LayerNode(BaseModel):
+    """A node of the layer graph. Keys other than the ones below are layer arguments.
+
+    Attributes:
+        name: Unique node name; also the Keras layer's name.
+        type: Layer class: a ``keras.layers`` name, a shipped or a registered one.
+        inputs: What the node is called on; omitted means the previous node.
+        share: Reuse the layer of an earlier node (weight sharing) instead of a new one.
+        add_loss: Auxiliary loss on the node's output.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    name: Name
+    type: StrictStr | None = None
+    inputs: InputsField | None = None
+    share: Name | None = None
+    add_loss: AddLossSpec | None = None
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The layer's constructor arguments."""
+        return dict(self.model_extra or {})
+
+
+Optimizer = StrictStr | dict[StrictStr, Any]
+
+
+class CompileSpec(_Strict):
+    """What ``model.compile`` receives: names are Keras's or registered ones."""
+
+    optimizer: Optimizer = "adam"
+    loss: StrictStr | list[StrictStr] | dict[StrictStr, StrictStr] | None = None
+    loss_weights: list[float] | dict[StrictStr, float] | None = None
+    metrics: list[StrictStr] | dict[StrictStr, list[StrictStr]] | None = None
+
+
+class ModelSpec(_Strict):
+    """A whole spec. Build one with :func:`modelspec.load_spec`, which also checks the graph.
+
+    Attributes:
+        modelspec: Spec format version; ``1``.
+        name: Model name.
+        description: Free text.
+        imports: Python modules to import before building (refused unless allowed).
+        inputs: Model inputs.
+        layers: The layer graph, in order.
+        outputs: Node references: a list, or a mapping ``{output_name: ref}``.
+        compile: Optimizer, losses and metrics.
+    """
+
+    modelspec: Literal[1]
+    name: Name
+    description: StrictStr | None = None
+    imports: list[StrictStr] = []
+    inputs: Annotated[list[InputSpec], Field(min_length=1)]
+    layers: Annotated[list[LayerNode], Field(min_length=1)]
+    outputs: Ref | Annotated[list[Ref], Field(min_length=1)] | dict[Name, Ref]
+    compile: CompileSpec | None = None
+
+    _document: Document | None = PrivateAttr(default=None)
+
+    @field_validator("outputs")
+    @classmethod
+    def _non_empty(cls, value: Any) -> Any:
+        if isinstance(value, dict) and not value:
+            raise ValueError("expected at least one output")
+        return value
+
+    @property
+    def document(self) -> Document:
+        """The source document (positions for error messages)."""
+        return self._document or Document(data=self.model_dump(), file="<spec>")
+
+    @property
+    def output_refs(self) -> dict[str, str]:
+        """``{output name: node reference}``, in order."""
+        if isinstance(self.outputs, str):
+            return {self.outputs: self.outputs}
+        if isinstance(self.outputs, list):
+            return {ref: ref for ref in self.outputs}
+        return dict(self.outputs)
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of a spec, with each layer type's arguments, for YAML editors.
+
+    Built from the shipped catalogue and the registered layers: no Keras import.
+
+    Example:
+        >>> "Dense" in spec_json_schema()["$defs"]["LayerNode"]["properties"]["type"]["anyOf"][0]["enum"]
+        True
+    """
+    from . import catalogue, registry
+    from .validate import _resolve_signature
+
+    schema = ModelSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "modelspec spec (format 1)"
+    node = schema["$defs"]["LayerNode"]
+    types = sorted({*catalogue.builtin_layer_names(), *registry.layers})
+    node["properties"]["type"] = {
+        "anyOf": [{"enum": types}, {"type": "string"}],
+        "description": "Layer class: a keras.layers name, a shipped or a registered one.",
+    }
+    node_fields = {k: {} for k in LayerNode.model_fields}
+    rules = []
+    for type_name in types:
+        sig = _resolve_signature(type_name)
+        if sig is None:
+            continue
+        props: dict[str, Any] = dict(node_fields)
+        for arg in sig.args.values():
+            prop = dict(arg.kind.json_schema)
+            if not arg.required:
+                if arg.default is None and prop:
+                    prop = {"anyOf": [prop, {"type": "null"}]}
+                prop["default"] = arg.default
+            props[arg.name] = prop
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": type_name}}, "required": ["type"]},
+                "then": {
+                    "properties": props,
+                    "required": sig.required,
+                    "additionalProperties": False,
+                    "description": sig.summary,
+                },
+            }
+        )
+    node["allOf"] = rules
+    return schema
