@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import catalogue, registry
 from .catalogue import KINDS, LayerSignature
-from .errors import BuildError, Diagnostic
+from .errors import BuildError
 from .graph import effective_inputs, iter_refs, parse_ref, topological_order
 from .schema import LayerNode, ModelSpec
 from .validate import load_spec
@@ -106,7 +106,9 @@ class _Builder:
         sig = self.resolve(type_name)
         assert sig is not None, type_name  # validated
         args = {k: v for k, v in spec.items() if k not in ("type", "name")}
-        return self.layer_class(type_name)(name=spec.get("name", name), **self.convert(sig, args, name))
+        return self.layer_class(type_name)(
+            name=spec.get("name", name), **self.convert(sig, args, name)
+        )
 
     # -- wiring ------------------------------------------------------------
     def tensor(self, text: str) -> Any:
@@ -116,8 +118,7 @@ class _Builder:
         if ref.index is not None:
             if not isinstance(value, list | tuple):
                 raise ValueError(
-                    f"'{ref.node}' has a single output, so it cannot be indexed. "
-                    f"Received: {text}"
+                    f"'{ref.node}' has a single output, so it cannot be indexed. Received: {text}"
                 )
             if not -len(value) <= ref.index < len(value):
                 raise ValueError(
@@ -146,6 +147,7 @@ class _Builder:
 
     def node(self, index: int, node: LayerNode, field: Any) -> None:
         path = ("layers", index)
+        sig: LayerSignature | None
         try:
             if node.share:
                 layer = self.layers[node.share]
@@ -153,10 +155,11 @@ class _Builder:
                     node.share, type(layer)
                 )
             else:
-                sig = self.resolve(node.type or "")
-                assert sig is not None
+                new = self.resolve(node.type or "")
+                assert new is not None  # validated
+                sig = new
                 layer = self.layer_class(node.type or "")(
-                    name=node.name, **self.convert(sig, node.args, node.name)
+                    name=node.name, **self.convert(new, node.args, node.name)
                 )
             self.layers[node.name] = layer
             output = self.call(layer, field, sig)
@@ -187,12 +190,14 @@ class _Builder:
                 raise self.fail(("inputs", i), inp.name, _keras_message(err)) from err
             self.tensors[inp.name] = tensor
             inputs.append(tensor)
-        wiring = effective_inputs([n.model_dump() for n in spec.layers], [i.name for i in spec.inputs])
+        wiring = effective_inputs(
+            [n.model_dump() for n in spec.layers], [i.name for i in spec.inputs]
+        )
         index = {node.name: i for i, node in enumerate(spec.layers)}
         deps: dict[str, list[str]] = {i.name: [] for i in spec.inputs}
         for i, node in enumerate(spec.layers):
-            refs = [parse_ref(t) for _, t in iter_refs(wiring[i])]
-            deps[node.name] = [r.node for r in refs if r] + ([node.share] if node.share else [])
+            parsed = [parse_ref(t) for _, t in iter_refs(wiring[i])]
+            deps[node.name] = [r.node for r in parsed if r] + ([node.share] if node.share else [])
         order, _ = topological_order(deps)
         for name in order:
             if name in index:
@@ -297,5 +302,3 @@ def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> 
     load_plugins(plugins)
     with deep_graph(20_000):
         return keras.saving.load_model(path, safe_mode=True)
-
-

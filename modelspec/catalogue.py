@@ -62,10 +62,20 @@ NESTED_LAYER_ARGS = {"layer", "backward_layer", "cell"}
 NESTED_LAYER_LIST_ARGS = {"cells", "layers"}
 
 _POSITIVE_INT_ARGS = {
-    "units", "filters", "num_heads", "num_query_heads", "num_key_value_heads",
-    "key_dim", "value_dim", "output_dim", "input_dim", "groups", "depth_multiplier",
-    "n", "num_tokens",
-}  # fmt: skip
+    "units",
+    "filters",
+    "num_heads",
+    "num_query_heads",
+    "num_key_value_heads",
+    "key_dim",
+    "value_dim",
+    "output_dim",
+    "input_dim",
+    "groups",
+    "depth_multiplier",
+    "n",
+    "num_tokens",
+}
 _FRACTION_ARGS = {"rate", "dropout", "recurrent_dropout"}
 _INT_OR_INTS_ARGS = {"kernel_size", "strides", "pool_size", "dilation_rate", "size"}
 _SHAPE_ARGS = {"target_shape", "dims"}
@@ -81,7 +91,7 @@ _SUFFIX_ARGS = {
 
 _Int = StrictInt
 _Number = StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)]
-_IntOrInts = StrictInt | list[StrictInt | None | list[StrictInt]]
+_IntOrInts = StrictInt | list[StrictInt | list[StrictInt] | None]
 
 
 @dataclass(frozen=True)
@@ -122,28 +132,61 @@ _NAMED_REF = StrictStr | dict[str, Any]
 KINDS: dict[str, ArgKind] = {
     k.name: k
     for k in (
-        _kind("positive_int", "a positive integer", Annotated[_Int, Field(gt=0)],
-              type="integer", exclusiveMinimum=0),
-        _kind("fraction", "a number between 0 and 1",
-              Annotated[_Number, Field(ge=0, le=1)], type="number", minimum=0, maximum=1),
+        _kind(
+            "positive_int",
+            "a positive integer",
+            Annotated[_Int, Field(gt=0)],
+            type="integer",
+            exclusiveMinimum=0,
+        ),
+        _kind(
+            "fraction",
+            "a number between 0 and 1",
+            Annotated[_Number, Field(ge=0, le=1)],
+            type="number",
+            minimum=0,
+            maximum=1,
+        ),
         _kind("int", "an integer", _Int, type="integer"),
         _kind("number", "a number", _Number, type="number"),
         _kind("bool", "a boolean (true or false)", StrictBool, type="boolean"),
         _kind("str", "a string", StrictStr, type="string"),
-        _kind("int_or_ints", "an integer or a list of integers", _IntOrInts,
-              anyOf=[{"type": "integer"}, {"type": "array"}]),
-        _kind("shape", "a list of integers (null for an unknown size)",
-              list[StrictInt | None], type="array",
-              items={"type": ["integer", "null"]}),
-        _kind("layer", "a nested layer spec such as {type: LSTM, units: 64}",
-              dict[str, Any], type="object", required=["type"]),
-        _kind("layers", "a list of nested layer specs", list[dict[str, Any]],
-              type="array", items={"type": "object", "required": ["type"]}),
-        _kind("dtype", "a dtype name such as float32, or a dtype policy",
-              _NAMED_REF, anyOf=[{"type": "string"}, {"type": "object"}]),
+        _kind(
+            "int_or_ints",
+            "an integer or a list of integers",
+            _IntOrInts,
+            anyOf=[{"type": "integer"}, {"type": "array"}],
+        ),
+        _kind(
+            "shape",
+            "a list of integers (null for an unknown size)",
+            list[StrictInt | None],
+            type="array",
+            items={"type": ["integer", "null"]},
+        ),
+        _kind(
+            "layer",
+            "a nested layer spec such as {type: LSTM, units: 64}",
+            dict[str, Any],
+            type="object",
+            required=["type"],
+        ),
+        _kind(
+            "layers",
+            "a list of nested layer specs",
+            list[dict[str, Any]],
+            type="array",
+            items={"type": "object", "required": ["type"]},
+        ),
+        _kind(
+            "dtype",
+            "a dtype name such as float32, or a dtype policy",
+            _NAMED_REF,
+            anyOf=[{"type": "string"}, {"type": "object"}],
+        ),
         _kind("any", "any value", Any),
     )
-}  # fmt: skip
+}
 for _namespace, _noun in (
     ("activations", "an activation name"),
     ("initializers", "an initializer name or {class_name: ..., config: ...}"),
@@ -157,7 +200,6 @@ for _namespace, _noun in (
         names=_namespace,
         json_schema={"anyOf": [{"type": "string"}, {"type": "object"}]},
     )
-
 
 
 def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any = None) -> ArgKind:
@@ -199,8 +241,7 @@ def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any 
     if isinstance(default, str):
         return KINDS["str"]
     if isinstance(default, tuple | list) and all(
-        isinstance(v, int | type(None) | tuple | list) and not isinstance(v, bool)
-        for v in default
+        isinstance(v, int | type(None) | tuple | list) and not isinstance(v, bool) for v in default
     ):
         return KINDS["int_or_ints"]
     return KINDS["any"]
@@ -280,7 +321,7 @@ def signature_from_class(type_name: str, cls: type, source: str = "registered") 
         if p.kind is p.VAR_KEYWORD:
             var_kwargs = True
             continue
-        if p.kind is p.VAR_POSITIONAL or p.name in ("name", "input_shape", "input_dim"):
+        if p.kind is p.VAR_POSITIONAL or p.name == "name":
             continue
         required = p.default is inspect.Parameter.empty
         default, is_tuple, _ = _json_default(None if required else p.default)
@@ -288,7 +329,7 @@ def signature_from_class(type_name: str, cls: type, source: str = "registered") 
     if var_kwargs:
         for name, default in BASE_LAYER_ARGS.items():
             args.setdefault(name, ArgInfo(name, False, default))
-    call = inspect.signature(cls.call).parameters
+    call = inspect.signature(cls.call).parameters  # type: ignore[attr-defined]
     call_args = tuple(
         p.name for p in list(call.values())[1:] if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
     )

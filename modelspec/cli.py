@@ -14,6 +14,7 @@ import fnmatch
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,8 +55,30 @@ def _print_diagnostics(diagnostics: Iterable[Diagnostic], *, err: bool = False) 
 
 
 def _quiet_tensorflow() -> None:
-    """Hide TensorFlow's start-up chatter (its C++ INFO logs) unless the user set a level."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Import Keras without TensorFlow's start-up chatter on stderr.
+
+    TensorFlow prints C++ INFO lines (oneDNN...) before its logging is set up,
+    which no environment variable hides; the import runs with file descriptor 2
+    captured, and the capture is replayed if the import fails. Nothing is hidden
+    when the user set ``TF_CPP_MIN_LOG_LEVEL`` themselves.
+    """
+    if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _plural(n: int, word: str) -> str:
@@ -212,7 +235,8 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
     PATTERN filters the names: a glob (`Conv*`) or a substring, case-insensitive.
     Naming exactly one type shows its details.
     """
-    from . import catalogue, plugins as plugin_loader, registry
+    from . import catalogue, registry
+    from . import plugins as plugin_loader
     from .validate import _resolve_signature
 
     try:

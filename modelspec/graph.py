@@ -101,7 +101,9 @@ def topological_order(deps: dict[str, list[str]]) -> tuple[list[str], list[list[
     return order, _cycles({n for n in deps if indegree[n] > 0}, deps, position)
 
 
-def _cycles(stuck: set[str], deps: dict[str, list[str]], position: dict[str, int]) -> list[list[str]]:
+def _cycles(
+    stuck: set[str], deps: dict[str, list[str]], position: dict[str, int]
+) -> list[list[str]]:
     """The cycles among nodes Kahn's algorithm could not order."""
     cycles: list[list[str]] = []
     seen: set[str] = set()

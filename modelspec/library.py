@@ -132,7 +132,9 @@ class TwoInputDense(keras.layers.Layer):
             parts = [p + b for p, b in zip(parts, self.biases, strict=True)]
         return self.activation(ops.concatenate(parts, axis=-1))
 
-    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+    def compute_output_shape(
+        self, input_shape: list[tuple[int | None, ...]]
+    ) -> tuple[int | None, ...]:
         return (*input_shape[0][:-1], 2 * self.units)
 
     def get_config(self) -> dict[str, Any]:

@@ -185,13 +185,12 @@ class _Builder:
             )
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.MappingNode)
         self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise _fail(
-                    self.doc.file, "mapping keys must be plain scalars", *_mark(key_node)
-                )
+                raise _fail(self.doc.file, "mapping keys must be plain scalars", *_mark(key_node))
             key = self.build(key_node, ())
             if key in result:
                 raise _fail(
@@ -214,9 +213,7 @@ def _parse(text: str, doc: Document) -> Any:
         problem = err.problem or "invalid document"
         if "expected a single document" in str(err.context):
             problem = "expected one YAML document, found several (remove the '---')"
-        raise _fail(
-            doc.file, problem, *(_pos(mark) if mark else (0, 0))
-        ) from err
+        raise _fail(doc.file, problem, *(_pos(mark) if mark else (0, 0))) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
@@ -275,9 +272,7 @@ def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> Documen
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as err:
-            raise _fail(
-                file, f"is not UTF-8 text (byte {err.start} cannot be decoded)"
-            ) from None
+            raise _fail(file, f"is not UTF-8 text (byte {err.start} cannot be decoded)") from None
         doc = Document(data=None, file=file, base_dir=path.resolve().parent, text=text)
     else:
         doc = Document(data=None, text=str(source))

@@ -127,8 +127,14 @@ class ModelSpec(_Strict):
 
     @property
     def document(self) -> Document:
-        """The source document (positions for error messages)."""
-        return self._document or Document(data=self.model_dump(), file="<spec>")
+        """The source document (positions for error messages).
+
+        A spec made in Python rather than loaded has no positions; its
+        document is its own data.
+        """
+        if self._document is None:
+            return Document(data=self.model_dump(exclude_unset=True), file="<spec>")
+        return self._document
 
     @property
     def output_refs(self) -> dict[str, str]:
@@ -146,7 +152,8 @@ def spec_json_schema() -> dict[str, Any]:
     Built from the shipped catalogue and the registered layers: no Keras import.
 
     Example:
-        >>> "Dense" in spec_json_schema()["$defs"]["LayerNode"]["properties"]["type"]["anyOf"][0]["enum"]
+        >>> node = spec_json_schema()["$defs"]["LayerNode"]
+        >>> "Dense" in node["properties"]["type"]["anyOf"][0]["enum"]
         True
     """
     from . import catalogue, registry
@@ -161,7 +168,7 @@ def spec_json_schema() -> dict[str, Any]:
         "anyOf": [{"enum": types}, {"type": "string"}],
         "description": "Layer class: a keras.layers name, a shipped or a registered one.",
     }
-    node_fields = {k: {} for k in LayerNode.model_fields}
+    node_fields: dict[str, Any] = {k: {} for k in LayerNode.model_fields}
     rules = []
     for type_name in types:
         sig = _resolve_signature(type_name)

@@ -100,9 +100,9 @@ def _existing(data: Any, loc: Iterable[Any]) -> tuple[PathT, Any]:
     """The longest prefix of a Pydantic ``loc`` that exists in ``data``, and its value."""
     path: list[str | int] = []
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if in_dict or in_list:
             data = data[part]
         else:
             break
@@ -130,7 +130,11 @@ class _Checker:
     def node_name(self, path: PathT) -> str | None:
         if len(path) >= 2 and path[0] in ("layers", "inputs") and isinstance(path[1], int):
             items = self.data.get(path[0])
-            if isinstance(items, list) and path[1] < len(items) and isinstance(items[path[1]], dict):
+            if (
+                isinstance(items, list)
+                and path[1] < len(items)
+                and isinstance(items[path[1]], dict)
+            ):
                 name = items[path[1]].get("name")
                 return name if isinstance(name, str) else None
         return None
@@ -173,11 +177,11 @@ class _Checker:
                 continue  # one message per place, whichever union branch failed
             seen.add(path)
             keys = [p for p in path if isinstance(p, str)]
-            hint = _FIELD_HINTS.get(keys[-1]) if keys else None
+            field_hint = _FIELD_HINTS.get(keys[-1]) if keys else None
             if e["type"] == "too_short":
                 expected = "at least one entry"
-            elif hint and (len(path) < len(loc) or e["type"] != "value_error"):
-                expected = hint
+            elif field_hint and (len(path) < len(loc) or e["type"] != "value_error"):
+                expected = field_hint
             else:
                 expected = e["msg"][0].lower() + e["msg"][1:]
                 expected = expected.removeprefix("value error, ").removeprefix("expected ")
@@ -220,8 +224,10 @@ class _Checker:
         if sig is not None:
             return sig
         if type_name in REFUSED_LAYERS:
-            self.add(path, f"layer type '{type_name}' cannot be used in a spec: "
-                     f"{REFUSED_LAYERS[type_name]}.")  # fmt: skip
+            self.add(
+                path,
+                f"layer type '{type_name}' cannot be used in a spec: {REFUSED_LAYERS[type_name]}.",
+            )
             return None
         known = [*catalogue.builtin_layer_names(), *registry.layers]
         hint = did_you_mean(type_name, known)
@@ -277,8 +283,8 @@ class _Checker:
 
     # -- stage 3: the graph ------------------------------------------------
     def graph(self) -> None:
-        inputs = self.data.get("inputs") if isinstance(self.data.get("inputs"), list) else []
-        layers = self.data.get("layers") if isinstance(self.data.get("layers"), list) else []
+        inputs = _list(self.data.get("inputs"))
+        layers = _list(self.data.get("layers"))
         input_names = [i.get("name") for i in inputs if isinstance(i, dict)]
         owners: dict[str, PathT] = {}
         for section, items in (("inputs", inputs), ("layers", layers)):
@@ -288,8 +294,11 @@ class _Checker:
                     continue
                 if name in owners:
                     first = self.doc.locate(owners[name])[0]
-                    self.add((section, i, "name"), f"duplicate node name '{name}' (first "
-                             f"defined at line {first}); node names must be unique.")  # fmt: skip
+                    self.add(
+                        (section, i, "name"),
+                        f"duplicate node name '{name}' (first "
+                        f"defined at line {first}); node names must be unique.",
+                    )
                 else:
                     owners[name] = (section, i, "name")
         layer_names = {n for n, p in owners.items() if p[0] == "layers"}
@@ -309,16 +318,21 @@ class _Checker:
                 deps[name].append(share)
             field_ = wiring[i]
             if field_ is None:
-                self.add(("layers", i), "missing `inputs:`: the first layer must say which of "
-                         f"the inputs ({', '.join(map(str, input_names))}) it takes")  # fmt: skip
+                self.add(
+                    ("layers", i),
+                    "missing `inputs:`: the first layer must say which of "
+                    f"the inputs ({', '.join(map(str, input_names))}) it takes",
+                )
                 continue
             deps[name].extend(self.refs(i, node, field_, owners, sig))
         outputs = self.outputs(owners)
         _, cycles = topological_order(deps)
         for cycle in cycles:
             flow = " -> ".join([*reversed(cycle), cycle[-1]])
-            self.add(owners[cycle[0]][:2], f"the graph has a cycle: {flow}. A node cannot "
-                     "depend on its own output.")  # fmt: skip
+            self.add(
+                owners[cycle[0]][:2],
+                f"the graph has a cycle: {flow}. A node cannot depend on its own output.",
+            )
         self.unused(deps, owners, outputs)
 
     def node(
@@ -332,23 +346,36 @@ class _Checker:
                 return None
             if share not in layer_names:
                 hint = did_you_mean(share, layer_names)
-                self.add((*path, "share"), f"cannot share the layer of '{share}': no layer "
-                         f"node has that name.{hint}")  # fmt: skip
+                self.add(
+                    (*path, "share"),
+                    f"cannot share the layer of '{share}': no layer node has that name.{hint}",
+                )
                 return None
             if args:
-                self.add((*path, next(iter(args))), f"a node that shares the layer of '{share}' "
-                         f"takes no layer arguments; they come from '{share}'.", key=True)  # fmt: skip
+                self.add(
+                    (*path, next(iter(args))),
+                    f"a node that shares the layer of '{share}' "
+                    f"takes no layer arguments; they come from '{share}'.",
+                    key=True,
+                )
             owner = sources.get(share)
             if share not in sources:
-                self.add((*path, "share"), f"cannot share the layer of '{share}' before it "
-                         "is defined: move this node after it.")  # fmt: skip
+                self.add(
+                    (*path, "share"),
+                    f"cannot share the layer of '{share}' before it "
+                    "is defined: move this node after it.",
+                )
             elif owner is not None and node.get("type") not in (None, owner.type):
-                self.add((*path, "type"), f"a node that shares the layer of '{share}' has "
-                         f"its type ({owner.type}). Received: type={node.get('type')!r}")  # fmt: skip
+                self.add(
+                    (*path, "type"),
+                    f"a node that shares the layer of '{share}' has "
+                    f"its type ({owner.type}). Received: type={node.get('type')!r}",
+                )
             return owner
         if "type" not in node:
-            self.add(path, "missing required key 'type' (or `share:` to reuse another "
-                     "node's layer)")  # fmt: skip
+            self.add(
+                path, "missing required key 'type' (or `share:` to reuse another node's layer)"
+            )
             return None
         sig = self.layer_type(node.get("type"), (*path, "type"))
         if sig is not None:
@@ -369,8 +396,12 @@ class _Checker:
             for key in field_:
                 if key not in sig.call_args and key != "inputs":
                     hint = did_you_mean(str(key), sig.call_args)
-                    self.add((*path, key), f"unknown call argument '{key}' for {sig.type} "
-                             f"(it takes {', '.join(sig.call_args)}).{hint}", key=True)  # fmt: skip
+                    self.add(
+                        (*path, key),
+                        f"unknown call argument '{key}' for {sig.type} "
+                        f"(it takes {', '.join(sig.call_args)}).{hint}",
+                        key=True,
+                    )
         for sub, text in iter_refs(field_):
             ref = parse_ref(text)
             if ref is None:
@@ -407,7 +438,9 @@ class _Checker:
                 found.append(ref.node)
         return found
 
-    def unused(self, deps: dict[str, list[str]], owners: dict[str, PathT], outputs: list[str]) -> None:
+    def unused(
+        self, deps: dict[str, list[str]], owners: dict[str, PathT], outputs: list[str]
+    ) -> None:
         used: set[str] = set()
         stack = list(outputs)
         while stack:
@@ -417,8 +450,11 @@ class _Checker:
                 stack.extend(deps.get(node, ()))
         for name, path in owners.items():
             if name not in used and outputs:
-                self.add(path[:2], f"node '{name}' is not used by any output; it will not "
-                         "be part of the model", warning=True)  # fmt: skip
+                self.add(
+                    path[:2],
+                    f"node '{name}' is not used by any output; it will not be part of the model",
+                    warning=True,
+                )
 
     # -- compile -----------------------------------------------------------
     def compile(self) -> None:
@@ -431,8 +467,11 @@ class _Checker:
             value = section.get(key)
             for sub, item in _named_items(value):
                 if isinstance(sub, str) and sub and names is not None and sub not in names:
-                    self.add(("compile", key, sub), f"unknown output '{sub}'."
-                             f"{did_you_mean(sub, names)}", key=True)  # fmt: skip
+                    self.add(
+                        ("compile", key, sub),
+                        f"unknown output '{sub}'.{did_you_mean(sub, names)}",
+                        key=True,
+                    )
                 if isinstance(item, str):
                     self.known_name(namespace, item, ("compile", key, *_as_path(sub)))
         optimizer = section.get("optimizer")
@@ -440,6 +479,10 @@ class _Checker:
         if isinstance(name, str) and name.lower() not in catalogue.builtin_names("optimizers"):
             hint = did_you_mean(name.lower(), catalogue.builtin_names("optimizers"))
             self.add(("compile", "optimizer"), f"unknown optimizer '{name}'.{hint}")
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _as_path(sub: Any) -> PathT:
@@ -506,11 +549,12 @@ def validate_spec(
 
     plugin_loader.load_plugins(plugins)
     if isinstance(source, ModelSpec):
-        source = source.document if source._document else source.model_dump(exclude_none=True)
-    try:
-        doc = load_document(source)  # type: ignore[arg-type]
-    except SpecError as err:
-        return Report(err.diagnostics[0].file, err.diagnostics)
+        doc = source.document
+    else:
+        try:
+            doc = load_document(source)
+        except SpecError as err:
+            return Report(err.diagnostics[0].file, err.diagnostics)
     checker = _Checker(doc, allow_imports)
     spec = checker.structure()
     checker.imports()

@@ -1,0 +1,45 @@
+# Each target sets up what it needs: a fresh clone runs `make run` or `make test` directly.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: venv run test lint format bench catalogue clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job: validate and build the default spec, print its summary.
+run: venv
+	$(BIN)/modelspec validate specs/antirectifier_digits.yaml
+	$(BIN)/modelspec build specs/antirectifier_digits.yaml
+
+## The whole test suite, lint and type checks included.
+test: venv lint
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	$(BIN)/python bench/validate_vs_import.py
+	$(BIN)/python bench/build_deep.py
+
+## Regenerate modelspec/keras_catalogue.json from the installed Keras.
+catalogue: venv
+	$(BIN)/python -m modelspec.catalogue
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
