@@ -164,6 +164,7 @@ class _Builder:
     def __init__(self, loader: yaml.SafeLoader, doc: Document) -> None:
         self.loader = loader
         self.doc = doc
+        self.own_keys: dict[int, set[int]] = {}
 
     def build(self, node: yaml.Node, path: PathT) -> Any:
         self.doc.positions.setdefault(path, _mark(node))
@@ -171,37 +172,42 @@ class _Builder:
             try:
                 return self.loader.construct_object(node, deep=True)
             except yaml.constructor.ConstructorError as err:
-                raise _fail(
-                    self.doc.file,
-                    f"the tag {_short(node.tag)!r} is not allowed: a spec holds plain "
-                    "data only (mappings, lists, strings, numbers, booleans, null)",
-                    *_mark(node),
-                ) from err
+                raise self.refuse_tag(node) from err
         if node.tag not in _PLAIN_TAGS:
-            raise _fail(
-                self.doc.file,
-                f"the tag {_short(node.tag)!r} is not allowed: a spec holds plain data only",
-                *_mark(node),
-            )
+            raise self.refuse_tag(node)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)
+        # flatten_mapping rewrites node.value in place: remember the node's own
+        # keys on first sight, for a mapping an alias makes us visit again.
+        own = self.own_keys.setdefault(id(node), {id(k) for k, _ in node.value})
         self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise _fail(self.doc.file, "mapping keys must be plain scalars", *_mark(key_node))
+                raise _fail(
+                    self.doc.file, "mapping keys must be plain scalars", *_mark(key_node)
+                )
             key = self.build(key_node, ())
-            if key in result:
+            if key in result and id(key_node) in own and (*path, key) in self.doc.key_positions:
                 raise _fail(
                     self.doc.file,
                     f"duplicate key {key!r} in this mapping (the first one is at line "
                     f"{self.doc.key_positions[(*path, key)][0]})",
                     *_mark(key_node),
                 )
-            self.doc.key_positions[(*path, key)] = _mark(key_node)
+            if id(key_node) in own:  # a merged key is overridden silently, as YAML says
+                self.doc.key_positions[(*path, key)] = _mark(key_node)
             result[key] = self.build(value_node, (*path, key))
         return result
+
+    def refuse_tag(self, node: yaml.Node) -> SpecLoadError:
+        return _fail(
+            self.doc.file,
+            f"the tag {_short(node.tag)!r} is not allowed: a spec holds plain data only "
+            "(mappings, lists, strings, numbers, booleans, null)",
+            *_mark(node),
+        )
 
 
 def _parse(text: str, doc: Document) -> Any:

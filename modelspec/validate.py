@@ -233,7 +233,7 @@ class _Checker:
         hint = did_you_mean(type_name, known)
         self.add(
             path,
-            f"unknown layer type '{type_name}'.{hint or ' '} Run `modelspec layers` to "
+            f"unknown layer type '{type_name}'.{hint} Run `modelspec layers` to "
             "list the available types; custom layers need their plugin (--plugin).",
         )
         return None
@@ -318,6 +318,8 @@ class _Checker:
                 deps[name].append(share)
             field_ = wiring[i]
             if field_ is None:
+                if len(input_names) < 2:
+                    continue  # no input at all: the structure stage reported it
                 self.add(
                     ("layers", i),
                     "missing `inputs:`: the first layer must say which of "

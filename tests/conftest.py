@@ -1,0 +1,39 @@
+"""Shared fixtures: spec files in a temporary folder, and registry clean-up."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Write dedented YAML to ``tmp_path/<name>`` and return its path relative to cwd."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(text: str, name: str = "spec.yaml") -> str:
+        (tmp_path / name).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return name
+
+    return write
+
+
+@pytest.fixture
+def clean_registry() -> Iterator[None]:
+    """Forget whatever a test registers."""
+    from modelspec import registry
+
+    before = {ns: set(reg) for ns, reg in registry.REGISTRIES.items()}
+    yield
+    for ns, reg in registry.REGISTRIES.items():
+        for name in set(reg) - before[ns]:
+            reg.unregister(name)

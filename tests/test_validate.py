@@ -1,0 +1,294 @@
+"""Validation: structure, layer types and arguments, the graph (modelspec.validate)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from modelspec import ModelSpec, SpecError, load_spec, validate_spec
+
+from .conftest import ROOT
+
+HEADER = """\
+modelspec: 1
+name: m
+inputs:
+  - {name: x, shape: [8]}
+layers:
+"""
+
+
+def lines(spec: str, **kwargs: object) -> list[str]:
+    return [d.format() for d in validate_spec(spec, **kwargs).diagnostics]  # type: ignore[arg-type]
+
+
+def test_valid_spec_gives_a_spec_and_no_diagnostics(write_spec: Callable[..., str]) -> None:
+    path = write_spec(HEADER + "  - {name: out, type: Dense, units: 2}\noutputs: [out]\n")
+    report = validate_spec(path)
+    assert report.ok and report.diagnostics == []
+    assert isinstance(report.spec, ModelSpec)
+    assert report.spec.layers[0].args == {"units": 2}
+    assert report.spec.document.file == "spec.yaml"
+
+
+def test_argument_errors_point_at_the_value(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: dense_1, type: Dense, units: 16}
+  - {name: dense_2, type: Dense, units: 0}
+  - {name: bn, type: BatchNormalization, momentum: "0.9"}
+  - {name: drop, type: Dropout, rate: 1.5}
+  - {name: out, type: Dense, unitz: 2, activation: sofmax, use_bias: "yes"}
+outputs: [out]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:7:41: layers[1] (dense_2).units: expected a positive integer. Received: units=0",
+        "spec.yaml:8:52: layers[2] (bn).momentum: expected a number. Received: momentum='0.9'",
+        "spec.yaml:9:39: layers[3] (drop).rate: expected a number between 0 and 1. Received: rate=1.5",
+        "spec.yaml:10:5: layers[4] (out): missing required argument 'units' for Dense",
+        "spec.yaml:10:30: layers[4] (out).unitz: unknown argument 'unitz' for Dense. Did you mean 'units'?",
+        "spec.yaml:10:52: layers[4] (out).activation: unknown activation 'sofmax'. Did you mean 'softmax'?",
+        "spec.yaml:10:70: layers[4] (out).use_bias: expected a boolean (true or false). Received: use_bias='yes'",
+    ]
+
+
+def test_unknown_and_refused_types(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: a, type: dense, units: 4}
+  - {name: b, type: Conv2d, filters: 4, kernel_size: 3}
+  - {name: c, type: Lambda}
+  - {name: d, type: Frobnicate}
+outputs: [d]
+"""
+    )
+    hint = " Run `modelspec layers` to list the available types; custom layers need their plugin (--plugin)."
+    assert [line for line in lines(path) if "warning" not in line] == [
+        "spec.yaml:6:21: layers[0] (a).type: unknown layer type 'dense'. Did you mean 'Dense'?" + hint,
+        "spec.yaml:7:21: layers[1] (b).type: unknown layer type 'Conv2d'. Did you mean 'Conv2D'?" + hint,
+        "spec.yaml:8:21: layers[2] (c).type: layer type 'Lambda' cannot be used in a spec: "
+        "it runs a Python function; register a custom layer instead.",
+        "spec.yaml:9:21: layers[3] (d).type: unknown layer type 'Frobnicate'. " + hint.lstrip(),
+    ]
+
+
+def test_graph_errors_all_at_once(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: a, type: Dense, units: 4}
+  - {name: a, type: Dense, units: 4}
+  - {name: b, type: Dense, units: 4, inputs: c}
+  - {name: c, type: Dense, units: 4, inputs: b}
+  - {name: d, type: Dense, units: 4, inputs: aa}
+  - {name: e, type: Dense, units: 4, inputs: e}
+  - {name: f, type: Add, inputs: [a, "d[1]", missing]}
+outputs: [f, nope]
+"""
+    )
+    errors = [d.format() for d in validate_spec(path).errors]
+    assert errors == [
+        "spec.yaml:7:12: layers[1] (a).name: duplicate node name 'a' (first defined at line 6); "
+        "node names must be unique.",
+        "spec.yaml:8:5: layers[2] (b): the graph has a cycle: c -> b -> c. "
+        "A node cannot depend on its own output.",
+        "spec.yaml:10:46: layers[4] (d).inputs: unknown node 'aa'. Did you mean 'a'?",
+        "spec.yaml:11:46: layers[5] (e).inputs: node 'e' cannot take its own output as input",
+        "spec.yaml:12:46: layers[6] (f).inputs[2]: unknown node 'missing'.",
+        "spec.yaml:13:14: outputs[1]: unknown node 'nope'.",
+    ]
+
+
+def test_unused_nodes_are_warnings_not_errors(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: used, type: Dense, units: 4}
+  - {name: dead_end, type: Dense, units: 4, inputs: x}
+outputs: [used]
+"""
+    )
+    report = validate_spec(path)
+    assert report.ok and report.spec is not None
+    assert [d.format() for d in report.warnings] == [
+        "spec.yaml:7:5: warning: layers[1] (dead_end): node 'dead_end' is not used by any "
+        "output; it will not be part of the model"
+    ]
+
+
+def test_structure_errors_are_keras_style(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        """\
+modelspec: 2
+name: my model
+inputs:
+  - {name: x, shape: [8, 0], dtyp: float32}
+layers: []
+outptus: [x]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:1:1: missing required key 'outputs'",
+        "spec.yaml:1:12: modelspec: expected 1, the spec format version this modelspec reads. "
+        "Received: modelspec=2",
+        "spec.yaml:2:7: name: expected a name of letters, digits, '_', '.' or '-' starting with "
+        "a letter or '_'. Received: name='my model'",
+        "spec.yaml:4:26: inputs[0] (x).shape[1]: expected a list of positive integers (null for "
+        "a size not known in advance). Received: shape=[8, 0]",
+        "spec.yaml:4:30: inputs[0] (x).dtyp: unknown key 'dtyp'. Did you mean 'dtype'?",
+        "spec.yaml:5:9: layers: expected at least one entry. Received: layers=[]",
+        "spec.yaml:6:1: outptus: unknown key 'outptus'. Did you mean 'outputs'?",
+    ]
+
+
+def test_nested_layers_call_arguments_and_indexed_refs(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: m
+inputs:
+  - {name: seq, shape: [null, 4]}
+layers:
+  - {name: enc, type: LSTM, units: 8, return_state: true}
+  - {name: bi, type: Bidirectional, layer: {type: LSTM, unit: 8}, inputs: "enc[0]"}
+  - name: dec
+    type: LSTM
+    units: 8
+    inputs: {sequences: seq, initial_stat: ["enc[1]", "enc[2]"]}
+  - {name: att, type: MultiHeadAttention, num_heads: 2, key_dim: 4, inputs: {query: dec, value: dec}}
+outputs: [bi, att]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:7:44: layers[1] (bi).layer: missing required argument 'units' for LSTM",
+        "spec.yaml:7:57: layers[1] (bi).layer.unit: unknown argument 'unit' for LSTM. "
+        "Did you mean 'units'?",
+        "spec.yaml:11:30: layers[2] (dec).inputs.initial_stat: unknown call argument "
+        "'initial_stat' for LSTM (it takes sequences, initial_state, mask, training). "
+        "Did you mean 'initial_state'?",
+    ]
+
+
+def test_sharing_rules(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: m
+inputs:
+  - {name: a, shape: [4]}
+  - {name: b, shape: [4]}
+layers:
+  - {name: early, share: enc, inputs: b}
+  - {name: enc, type: Dense, units: 3, inputs: a}
+  - {name: twin, share: enc, inputs: b, units: 5}
+  - {name: other, share: nothing, inputs: b}
+  - {name: join, type: Concatenate, inputs: [early, enc, twin, other]}
+outputs: [join]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:7:26: layers[0] (early).share: cannot share the layer of 'enc' before it "
+        "is defined: move this node after it.",
+        "spec.yaml:9:41: layers[2] (twin).units: a node that shares the layer of 'enc' takes "
+        "no layer arguments; they come from 'enc'.",
+        "spec.yaml:10:26: layers[3] (other).share: cannot share the layer of 'nothing': no "
+        "layer node has that name.",
+    ]
+
+
+def test_first_layer_must_choose_among_several_inputs(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: m
+inputs: [{name: a, shape: [4]}, {name: b, shape: [4]}]
+layers:
+  - {name: d, type: Dense, units: 3}
+outputs: [d]
+"""
+    )
+    assert [d.format() for d in validate_spec(path).errors] == [
+        "spec.yaml:5:5: layers[0] (d): missing `inputs:`: the first layer must say which of "
+        "the inputs (a, b) it takes"
+    ]
+
+
+def test_compile_names_are_checked(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: out, type: Dense, units: 2}
+outputs: {label: out}
+compile:
+  optimizer: {type: adamm, learning_rate: 1e-3}
+  loss: {labl: sparse_categorical_crossentropy}
+  metrics: {label: [acuracy]}
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:9:14: compile.optimizer: unknown optimizer 'adamm'. Did you mean 'adam'?",
+        "spec.yaml:10:10: compile.loss.labl: unknown output 'labl'. Did you mean 'label'?",
+        "spec.yaml:11:21: compile.metrics.label[0]: unknown metric 'acuracy'. "
+        "Did you mean 'accuracy'?",
+    ]
+
+
+def test_spec_imports_are_refused_unless_allowed(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        "imports: [json]\n" + HEADER + "  - {name: out, type: Dense, units: 2}\noutputs: [out]\n"
+    )
+    assert lines(path) == [
+        "spec.yaml:1:1: imports: this spec imports Python modules (json); importing runs their "
+        "code, so a spec's imports are refused by default. Pass --allow-imports "
+        "(allow_imports=True) if you trust this spec, or load the modules yourself with --plugin."
+    ]
+    assert validate_spec(path, allow_imports=True).ok
+    bad = write_spec("imports: [no_such_module_xyz]\n" + HEADER + "  - {name: o, type: Dense, units: 2}\noutputs: [o]\n", "bad.yaml")
+    assert lines(bad, allow_imports=True) == [
+        "bad.yaml:1:11: imports[0]: cannot import plugin module 'no_such_module_xyz': no module "
+        "named 'no_such_module_xyz'. Check the name and that its package is installed in this "
+        "environment."
+    ]
+
+
+def test_load_spec_raises_with_every_error_and_accepts_dicts() -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec({"modelspec": 1, "name": "m", "inputs": [], "layers": [{"name": "d"}]})
+    messages = [d.format() for d in info.value.errors]
+    assert messages == [
+        "<dict>: inputs: expected at least one entry. Received: inputs=[]",
+        "<dict>: missing required key 'outputs'",
+        "<dict>: layers[0] (d): missing required key 'type' (or `share:` to reuse another node's layer)",
+    ]
+    assert str(info.value).startswith("3 errors in spec:\n<dict>: inputs")
+
+
+def test_a_model_spec_made_in_python_validates() -> None:
+    spec = ModelSpec.model_validate(
+        {"modelspec": 1, "name": "m", "inputs": [{"name": "x", "shape": [3]}],
+         "layers": [{"name": "d", "type": "Dense", "units": 0}], "outputs": ["d"]}
+    )  # fmt: skip
+    assert [d.message for d in validate_spec(spec).errors] == [
+        "expected a positive integer. Received: units=0"
+    ]
+
+
+def test_validating_builtin_specs_does_not_import_tensorflow() -> None:
+    code = (
+        "import sys, glob\n"
+        "from modelspec import validate_spec\n"
+        "from modelspec.schema import spec_json_schema\n"
+        "assert all(validate_spec(p).ok for p in glob.glob('specs/*.yaml'))\n"
+        "spec_json_schema()\n"
+        "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
