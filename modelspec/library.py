@@ -109,7 +109,8 @@ class TwoInputDense(keras.layers.Layer):
         self.use_bias = use_bias
 
     def build(self, input_shape: list[tuple[int | None, ...]]) -> None:
-        if not isinstance(input_shape, list | tuple) or len(input_shape) != 2:
+        shapes = input_shape if isinstance(input_shape, list | tuple) else ()
+        if len(shapes) != 2 or not all(isinstance(s, list | tuple) for s in shapes):
             raise ValueError(
                 f"TwoInputDense expects a list of two inputs. Received: input_shape={input_shape}"
             )

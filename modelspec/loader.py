@@ -185,9 +185,7 @@ class _Builder:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise _fail(
-                    self.doc.file, "mapping keys must be plain scalars", *_mark(key_node)
-                )
+                raise _fail(self.doc.file, "mapping keys must be plain scalars", *_mark(key_node))
             key = self.build(key_node, ())
             if key in result and id(key_node) in own and (*path, key) in self.doc.key_positions:
                 raise _fail(

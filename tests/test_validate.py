@@ -70,8 +70,10 @@ outputs: [d]
     )
     hint = " Run `modelspec layers` to list the available types; custom layers need their plugin (--plugin)."
     assert [line for line in lines(path) if "warning" not in line] == [
-        "spec.yaml:6:21: layers[0] (a).type: unknown layer type 'dense'. Did you mean 'Dense'?" + hint,
-        "spec.yaml:7:21: layers[1] (b).type: unknown layer type 'Conv2d'. Did you mean 'Conv2D'?" + hint,
+        "spec.yaml:6:21: layers[0] (a).type: unknown layer type 'dense'. Did you mean 'Dense'?"
+        + hint,
+        "spec.yaml:7:21: layers[1] (b).type: unknown layer type 'Conv2d'. Did you mean 'Conv2D'?"
+        + hint,
         "spec.yaml:8:21: layers[2] (c).type: layer type 'Lambda' cannot be used in a spec: "
         "it runs a Python function; register a custom layer instead.",
         "spec.yaml:9:21: layers[3] (d).type: unknown layer type 'Frobnicate'. " + hint.lstrip(),
@@ -249,7 +251,12 @@ def test_spec_imports_are_refused_unless_allowed(write_spec: Callable[..., str])
         "(allow_imports=True) if you trust this spec, or load the modules yourself with --plugin."
     ]
     assert validate_spec(path, allow_imports=True).ok
-    bad = write_spec("imports: [no_such_module_xyz]\n" + HEADER + "  - {name: o, type: Dense, units: 2}\noutputs: [o]\n", "bad.yaml")
+    bad = write_spec(
+        "imports: [no_such_module_xyz]\n"
+        + HEADER
+        + "  - {name: o, type: Dense, units: 2}\noutputs: [o]\n",
+        "bad.yaml",
+    )
     assert lines(bad, allow_imports=True) == [
         "bad.yaml:1:11: imports[0]: cannot import plugin module 'no_such_module_xyz': no module "
         "named 'no_such_module_xyz'. Check the name and that its package is installed in this "

@@ -1,0 +1,165 @@
+"""The command line (modelspec.cli), through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from modelspec import load_model
+from modelspec.cli import main
+
+from .conftest import ROOT, SPECS
+
+GOOD = str(ROOT / "specs" / "antirectifier_digits.yaml")
+BAD = """\
+modelspec: 1
+name: bad
+inputs:
+  - {name: x, shape: [8]}
+layers:
+  - {name: dense_1, type: Dense, units: 0}
+  - {name: dense_2, type: Dens, units: 4}
+outputs: [dense_2]
+"""
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_validate_ok_exits_zero() -> None:
+    code, out = run("validate", GOOD)
+    assert (code, out) == (0, f"{GOOD}: ok (1 input, 7 layers, 1 output)\n")
+
+
+def test_validate_reports_every_error_and_exits_one(write_spec: Callable[..., str]) -> None:
+    path = write_spec(BAD)
+    code, out = run("validate", path, GOOD)
+    assert code == 1
+    assert out.splitlines() == [
+        "spec.yaml:6:41: layers[0] (dense_1).units: expected a positive integer. Received: units=0",
+        "spec.yaml:7:27: layers[1] (dense_2).type: unknown layer type 'Dens'. Did you mean "
+        "'Dense'? Run `modelspec layers` to list the available types; custom layers need their "
+        "plugin (--plugin).",
+        "spec.yaml: 2 errors, 0 warnings",
+        f"{GOOD}: ok (1 input, 7 layers, 1 output)",
+    ]
+
+
+def test_validate_json_format(write_spec: Callable[..., str]) -> None:
+    path = write_spec(BAD)
+    code, out = run("validate", "--format", "json", path)
+    payload = json.loads(out)
+    assert code == 1 and payload["ok"] is False
+    first = payload["files"][0]["diagnostics"][0]
+    assert first == {
+        "file": "spec.yaml",
+        "line": 6,
+        "column": 41,
+        "path": "layers[0] (dense_1).units",
+        "node": "dense_1",
+        "severity": "error",
+        "message": "expected a positive integer. Received: units=0",
+    }
+
+
+def test_strict_turns_warnings_into_failure(write_spec: Callable[..., str]) -> None:
+    path = write_spec(BAD.replace("units: 0}", "units: 3}").replace("Dens,", "Dense,").replace(
+        "units: 4}", "units: 4, inputs: x}"))  # fmt: skip
+    assert run("validate", path)[0] == 0
+    code, out = run("validate", "--strict", path)
+    assert code == 1
+    assert "warning: layers[0] (dense_1): node 'dense_1' is not used by any output" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "missing.yaml"], "File 'missing.yaml' does not exist."),
+        (["validate"], "Missing argument 'SPECS...'."),
+        (["validate", "--frobnicate", GOOD], "No such option '--frobnicate'"),
+        (["validate", "--plugin", "no_such_plugin_mod", GOOD],
+         "cannot import plugin module 'no_such_plugin_mod'"),
+        (["build", GOOD, "-o", "model.h5"], "expected a path ending in .keras. Received: model.h5"),
+        (["layers", "Frobnicate"], "no layer type matches 'Frobnicate'."),
+    ],
+)  # fmt: skip
+def test_usage_errors_exit_two(args: list[str], message: str) -> None:
+    code, out = run(*args)
+    assert code == 2
+    assert message in out
+
+
+def test_build_prints_summary_and_saves(tmp_path: Path) -> None:
+    target = tmp_path / "model.keras"
+    code, out = run("build", GOOD, "-o", str(target))
+    assert code == 0, out
+    assert 'Model: "antirectifier_digits"' in out
+    assert "antirectifier_digits: 153,098 parameters (153,098 trainable, 0 non-trainable)" in out
+    assert out.rstrip().endswith(f"saved {target}")
+    assert load_model(target).count_params() == 153_098
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temporary left
+
+
+def test_build_reports_keras_errors_at_the_node(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        "modelspec: 1\nname: m\ninputs: [{name: a, shape: [4]}, {name: b, shape: [3]}]\n"
+        "layers:\n  - {name: sum, type: Add, inputs: [a, b]}\noutputs: [sum]\n"
+    )
+    result = CliRunner().invoke(main, ["build", path])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "spec.yaml:5:5: layers[0] (sum): Keras raised ValueError while building this node: "
+    )
+    assert result.output.endswith("spec.yaml: 1 error\n")
+
+
+def test_build_bad_spec_exits_one(write_spec: Callable[..., str]) -> None:
+    code, out = run("build", write_spec(BAD))
+    assert code == 1
+    assert "spec.yaml:6:41: layers[0] (dense_1).units: expected a positive integer." in out
+
+
+def test_schema_is_json_schema_with_layer_arguments() -> None:
+    code, out = run("schema")
+    schema = json.loads(out)
+    assert code == 0
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    rules = {r["if"]["properties"]["type"]["const"]: r["then"] for r in
+             schema["$defs"]["LayerNode"]["allOf"]}  # fmt: skip
+    assert rules["Dense"]["required"] == ["units"]
+    assert rules["Dense"]["properties"]["units"] == {"type": "integer", "exclusiveMinimum": 0}
+    assert "scale_init" in rules["L2Normalization"]["properties"]
+
+
+def test_layers_lists_and_details() -> None:
+    code, out = run("layers", "conv*")
+    assert code == 0
+    names = [line.split(" ")[0] for line in out.splitlines()]
+    assert "Conv2D" in names and "Conv1DTranspose" in names and "Dense" not in names
+    code, out = run("layers", "antirectifier")
+    assert out.splitlines()[0].startswith("Antirectifier [modelspec]:")
+    assert "  call arguments: inputs" in out
+
+
+@pytest.mark.parametrize("command", [[], *[[name] for name in main.commands]])
+def test_every_command_has_help(command: list[str]) -> None:
+    code, out = run(*command, "--help")
+    assert code == 0
+    assert out.startswith("Usage: ")
+
+
+def test_python_dash_m_works_and_every_spec_validates() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "modelspec", "validate", *map(str, SPECS)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count(": ok (") == len(SPECS)
