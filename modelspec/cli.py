@@ -179,13 +179,21 @@ def build(
         raise click.BadParameter(
             f"expected a path ending in .keras. Received: {output}", param_hint="'--output'"
         )
+    from .validate import validate_spec
+
+    try:
+        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
+    except PluginError as err:
+        raise _usage_error(err) from None
+    _print_diagnostics(report.diagnostics, err=True)
+    if report.spec is None:
+        click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
     _quiet_tensorflow()
     from .builder import build_model
 
     try:
-        model = build_model(spec, plugins=plugins, allow_imports=allow_imports)
-    except PluginError as err:
-        raise _usage_error(err) from None
+        model = build_model(report.spec)
     except SpecError as err:
         _print_diagnostics(err.diagnostics, err=True)
         click.echo(f"{spec}: {_plural(len(err.errors), 'error')}", err=True)

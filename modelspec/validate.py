@@ -246,6 +246,8 @@ class _Checker:
                 hint = did_you_mean(str(name), sig.args)
                 if name == "name":
                     hint = " A node's name is its `name:` key."
+                elif name in ("input_shape", "input_dim", "batch_input_shape"):
+                    hint = " Declare shapes under `inputs:` instead."
                 self.add(arg_path, f"unknown argument '{name}' for {sig.type}.{hint}", key=True)
                 continue
             if value is None and not info.required:

@@ -121,6 +121,21 @@ def test_build_reports_keras_errors_at_the_node(write_spec: Callable[..., str]) 
     assert result.output.endswith("spec.yaml: 1 error\n")
 
 
+def test_build_prints_validation_warnings(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        "modelspec: 1\nname: m\ninputs: [{name: x, shape: [4]}]\nlayers:\n"
+        "  - {name: out, type: Dense, units: 2}\n  - {name: spare, type: Dense, units: 2, inputs: x}\n"
+        "outputs: [out]\n"
+    )
+    code, out = run("build", "-q", path)
+    assert code == 0
+    assert out.splitlines() == [
+        "spec.yaml:6:5: warning: layers[1] (spare): node 'spare' is not used by any output; "
+        "it will not be part of the model",
+        "m: 10 parameters (10 trainable, 0 non-trainable)",
+    ]
+
+
 def test_build_bad_spec_exits_one(write_spec: Callable[..., str]) -> None:
     code, out = run("build", write_spec(BAD))
     assert code == 1

@@ -40,7 +40,7 @@ def test_argument_errors_point_at_the_value(write_spec: Callable[..., str]) -> N
         + """\
   - {name: dense_1, type: Dense, units: 16}
   - {name: dense_2, type: Dense, units: 0}
-  - {name: bn, type: BatchNormalization, momentum: "0.9"}
+  - {name: bn, type: BatchNormalization, momentum: "0.9", input_shape: [8]}
   - {name: drop, type: Dropout, rate: 1.5}
   - {name: out, type: Dense, unitz: 2, activation: sofmax, use_bias: "yes"}
 outputs: [out]
@@ -49,6 +49,8 @@ outputs: [out]
     assert lines(path) == [
         "spec.yaml:7:41: layers[1] (dense_2).units: expected a positive integer. Received: units=0",
         "spec.yaml:8:52: layers[2] (bn).momentum: expected a number. Received: momentum='0.9'",
+        "spec.yaml:8:59: layers[2] (bn).input_shape: unknown argument 'input_shape' for "
+        "BatchNormalization. Declare shapes under `inputs:` instead.",
         "spec.yaml:9:39: layers[3] (drop).rate: expected a number between 0 and 1. Received: rate=1.5",
         "spec.yaml:10:5: layers[4] (out): missing required argument 'units' for Dense",
         "spec.yaml:10:30: layers[4] (out).unitz: unknown argument 'unitz' for Dense. Did you mean 'units'?",
