@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.metadata
 import inspect
 import json
 import math
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,10 @@ REFUSED_LAYERS: dict[str, str] = {
     "FlaxLayer": "it wraps a Python Flax module; register a custom layer instead",
     "TorchModuleWrapper": "it wraps a Python torch module (torch backend only)",
 }
+
+#: Optimizer and learning-rate schedule classes a spec cannot name: bases and wrappers.
+_ABSTRACT = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
+_ABSTRACT |= {"LearningRateSchedule"}
 
 #: Arguments that take a nested layer spec (``{type: LSTM, units: 64}``), or a list.
 NESTED_LAYER_ARGS = {"layer", "backward_layer", "cell"}
@@ -184,6 +190,12 @@ KINDS: dict[str, ArgKind] = {
             _NAMED_REF,
             anyOf=[{"type": "string"}, {"type": "object"}],
         ),
+        _kind(
+            "learning_rate",
+            "a positive number or a schedule such as {type: ExponentialDecay, ...}",
+            Annotated[_Number, Field(gt=0)] | dict[str, Any],
+            anyOf=[{"type": "number", "exclusiveMinimum": 0}, {"type": "object"}],
+        ),
         _kind("any", "any value", Any),
     )
 }
@@ -216,6 +228,8 @@ def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any 
         return KINDS["fraction"]
     if name in _NAMED_ARGS:
         return KINDS[_NAMED_ARGS[name]]
+    if name == "learning_rate":
+        return KINDS["learning_rate"]
     for suffix, namespace in _SUFFIX_ARGS.items():
         if name.endswith(suffix) or name == suffix[1:]:
             return KINDS[namespace]
@@ -247,6 +261,25 @@ def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any 
     return KINDS["any"]
 
 
+@functools.cache
+def _choice_kind(choices: tuple[str, ...]) -> ArgKind:
+    return ArgKind(
+        "choice",
+        "one of " + ", ".join(map(repr, choices)),
+        typing.Literal[choices],
+        json_schema={"enum": list(choices)},
+    )
+
+
+def _choices(annotation: Any) -> tuple[str, ...]:
+    """The values of a ``Literal[...]`` annotation of strings, else ``()``."""
+    if typing.get_origin(annotation) is typing.Literal:
+        values = typing.get_args(annotation)
+        if all(isinstance(v, str) for v in values):
+            return tuple(values)
+    return ()
+
+
 @dataclass(frozen=True)
 class ArgInfo:
     """One constructor argument of a layer type."""
@@ -256,9 +289,12 @@ class ArgInfo:
     default: Any = None
     is_tuple: bool = False
     annotation: Any = None
+    choices: tuple[str, ...] = ()
 
     @property
     def kind(self) -> ArgKind:
+        if self.choices:
+            return _choice_kind(self.choices)
         default = inspect.Parameter.empty if self.required else self.default
         if self.is_tuple and isinstance(default, list):
             default = tuple(default)
@@ -302,13 +338,19 @@ def _json_default(value: Any) -> tuple[Any, bool, bool]:
     return value, False, False
 
 
-def signature_from_class(type_name: str, cls: type, source: str = "registered") -> LayerSignature:
-    """Introspect a layer class's constructor and ``call`` signatures.
+def signature_from_class(
+    type_name: str,
+    cls: type,
+    source: str = "registered",
+    base_args: dict[str, Any] = BASE_LAYER_ARGS,
+) -> LayerSignature:
+    """Introspect a class's constructor (and, for a layer, ``call``) signatures.
 
     Args:
         type_name: The name specs use for it.
-        cls: A ``keras.layers.Layer`` subclass.
+        cls: A ``keras.layers.Layer`` subclass (or an optimizer, a schedule).
         source: Where it comes from, for listings.
+        base_args: Keywords the class takes through ``**kwargs``.
     """
     params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
     try:
@@ -325,14 +367,19 @@ def signature_from_class(type_name: str, cls: type, source: str = "registered") 
             continue
         required = p.default is inspect.Parameter.empty
         default, is_tuple, _ = _json_default(None if required else p.default)
-        args[p.name] = ArgInfo(p.name, required, default, is_tuple, hints.get(p.name))
+        hint = hints.get(p.name)
+        args[p.name] = ArgInfo(p.name, required, default, is_tuple, hint, _choices(hint))
     if var_kwargs:
-        for name, default in BASE_LAYER_ARGS.items():
+        for name, default in base_args.items():
             args.setdefault(name, ArgInfo(name, False, default))
-    call = inspect.signature(cls.call).parameters  # type: ignore[attr-defined]
-    call_args = tuple(
-        p.name for p in list(call.values())[1:] if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-    )
+    call_args: tuple[str, ...] = ()
+    if callable(getattr(cls, "call", None)):
+        call = inspect.signature(cls.call).parameters  # type: ignore[attr-defined]
+        call_args = tuple(
+            p.name
+            for p in list(call.values())[1:]
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        )
     doc = inspect.getdoc(cls) or ""
     return LayerSignature(type_name, source, args, call_args, doc.split("\n", 1)[0])
 
@@ -344,6 +391,7 @@ def _signature_to_json(sig: LayerSignature) -> dict[str, Any]:
         "args": [
             {"name": a.name, "required": a.required, "default": a.default}
             | ({"tuple": True} if a.is_tuple else {})
+            | ({"choices": list(a.choices)} if a.choices else {})
             for a in sig.args.values()
         ],
     }
@@ -351,7 +399,13 @@ def _signature_to_json(sig: LayerSignature) -> dict[str, Any]:
 
 def _signature_from_json(type_name: str, source: str, raw: dict[str, Any]) -> LayerSignature:
     args = {
-        a["name"]: ArgInfo(a["name"], a["required"], a["default"], a.get("tuple", False))
+        a["name"]: ArgInfo(
+            a["name"],
+            a["required"],
+            a["default"],
+            a.get("tuple", False),
+            choices=tuple(a.get("choices", ())),
+        )
         for a in raw["args"]
     }
     return LayerSignature(type_name, source, args, tuple(raw["call_args"]), raw["summary"])
@@ -363,6 +417,7 @@ def generate_catalogue() -> dict[str, Any]:
     Imports Keras: this is what ``keras_catalogue.json`` is generated by.
     """
     import keras
+    from keras.optimizers import schedules
     from keras.src import (
         activations,
         constraints,
@@ -372,6 +427,7 @@ def generate_catalogue() -> dict[str, Any]:
         optimizers,
         regularizers,
     )
+    from keras.src.backend.common import dtypes
 
     from . import library
 
@@ -388,6 +444,14 @@ def generate_catalogue() -> dict[str, Any]:
     def names(module: Any) -> list[str]:
         return sorted(module.ALL_OBJECTS_DICT)
 
+    def classes(items: Any, base: type) -> dict[str, Any]:
+        return {
+            name: _signature_to_json(signature_from_class(cls.__name__, cls, "keras", {}))
+            | {"class_name": cls.__name__}
+            for name, cls in sorted(items)
+            if isinstance(cls, type) and issubclass(cls, base) and cls.__name__ not in _ABSTRACT
+        }
+
     return {
         "keras_version": keras.__version__,
         "layers": layers,
@@ -403,7 +467,13 @@ def generate_catalogue() -> dict[str, Any]:
             "losses": names(losses),
             "metrics": names(metrics),
             "optimizers": names(optimizers),
+            "dtypes": sorted(dtypes.ALLOWED_DTYPES),
         },
+        "optimizers": classes(optimizers.ALL_OBJECTS_DICT.items(), optimizers.Optimizer),
+        "schedules": classes(
+            ((n.lower(), getattr(schedules, n)) for n in dir(schedules)),
+            schedules.LearningRateSchedule,
+        ),
         "modelspec_names": {
             "activations": sorted(library.ACTIVATIONS),
             "losses": sorted(library.LOSSES),
@@ -411,10 +481,47 @@ def generate_catalogue() -> dict[str, Any]:
     }
 
 
+def installed_keras_version() -> str | None:
+    """The installed Keras's version, read from its metadata (no import)."""
+    try:
+        return importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cache_dir() -> Path:
+    """Where catalogues generated for other Keras versions are kept."""
+    root = os.environ.get("MODELSPEC_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    return Path(root) / "modelspec" if root else Path.home() / ".cache" / "modelspec"
+
+
 @functools.cache
 def _raw() -> dict[str, Any]:
+    """The catalogue for the installed Keras.
+
+    The shipped file when it was generated from the installed version, else
+    one generated once (this imports Keras) and cached per Keras version.
+    """
     with CATALOGUE_PATH.open(encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
+    installed = installed_keras_version()
+    if installed is None or installed == data["keras_version"]:
+        return data
+    cached = cache_dir() / f"keras_catalogue-{installed}.json"
+    try:
+        with cached.open(encoding="utf-8") as f:
+            data = json.load(f)
+        return data
+    except (OSError, ValueError):
+        pass
+    data = json.loads(json.dumps(generate_catalogue()))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, cached)
+    except OSError:
+        pass  # a read-only home: regenerate next time
     return data
 
 
@@ -432,6 +539,21 @@ def keras_layer(type_name: str) -> LayerSignature | None:
     if type_name in raw["layers"]:
         return _signature_from_json(type_name, "keras", raw["layers"][type_name])
     return None
+
+
+@functools.cache
+def keras_class(section: str, name: str) -> LayerSignature | None:
+    """Signature of an optimizer (``section="optimizers"``) or a learning-rate
+    schedule (``"schedules"``), by name in any case (``adam``, ``Adam``)."""
+    raw = _raw()[section].get(name.lower())
+    if raw is None:
+        return None
+    return _signature_from_json(raw["class_name"], "keras", raw)
+
+
+def keras_class_names(section: str) -> list[str]:
+    """Class names of the optimizers or schedules a spec can name."""
+    return sorted(raw["class_name"] for raw in _raw()[section].values())
 
 
 def builtin_layer_names() -> list[str]:

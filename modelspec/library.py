@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from .registry import register_activation, register_layer, register_loss
-from .schema import ADD_LOSS_FUNCTIONS
+from .schema import ADD_LOSS_FUNCTIONS, AddLossFn
 
 
 @register_layer
@@ -220,7 +220,7 @@ class AddLoss(keras.layers.Layer):
         10.0
     """
 
-    def __init__(self, fn: str = "mean_square", weight: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, fn: AddLossFn = "mean_square", weight: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if fn not in ADD_LOSS_FUNCTIONS:
             raise ValueError(f"expected fn to be one of {ADD_LOSS_FUNCTIONS}. Received: fn={fn!r}")
