@@ -131,6 +131,8 @@ class _Builder:
     def resolve_field(self, value: Any) -> Any:
         if isinstance(value, list):
             return [self.tensor(v) for v in value]
+        if not isinstance(value, str):
+            return value  # a literal call argument: use_causal_mask: true
         return self.tensor(value)
 
     def call(self, layer: Any, field: Any, sig: LayerSignature | None) -> Any:
@@ -223,11 +225,6 @@ class _Builder:
     def compile(self, model: keras.Model) -> None:
         section = self.spec.compile
         assert section is not None
-        keras = self.keras
-        optimizer = section.optimizer
-        if isinstance(optimizer, dict):
-            args = {k: v for k, v in optimizer.items() if k != "type"}
-            optimizer = type(keras.optimizers.get(str(optimizer["type"]).lower()))(**args)
 
         def names(value: Any, namespace: str) -> Any:
             if isinstance(value, list):
@@ -238,7 +235,7 @@ class _Builder:
 
         try:
             model.compile(
-                optimizer=optimizer,
+                optimizer=make_optimizer(section.optimizer),
                 loss=names(section.loss, "losses"),
                 loss_weights=section.loss_weights,
                 metrics=names(section.metrics, "metrics"),
@@ -247,12 +244,37 @@ class _Builder:
             # (no "skipping optimizer variables" warning on reload) and fit() starts faster.
             model.optimizer.build(model.trainable_variables)
         except Exception as err:
-            raise self.fail(("compile",), None, _keras_message(err)) from err
+            raise self.fail(("compile",), None, _keras_message(err, "compiling")) from err
 
 
-def _keras_message(err: Exception) -> str:
+def make_optimizer(spec: str | Mapping[str, Any]) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from its spec: a name, or ``{type: adam, **args}`` whose
+    ``learning_rate`` may be a schedule ``{type: ExponentialDecay, **args}``.
+
+    Example:
+        >>> type(make_optimizer({"type": "sgd", "learning_rate": 0.1})).__name__
+        'SGD'
+    """
+    import keras
+
+    def instance(section: str, value: str | Mapping[str, Any]) -> Any:
+        name = value if isinstance(value, str) else str(value["type"])
+        sig = catalogue.keras_class(section, name)
+        if sig is None:
+            raise ValueError(f"unknown {section[:-1]} '{name}'")
+        module = keras.optimizers if section == "optimizers" else keras.optimizers.schedules
+        args = {} if isinstance(value, str) else {k: v for k, v in value.items() if k != "type"}
+        if isinstance(args.get("learning_rate"), Mapping):
+            args["learning_rate"] = instance("schedules", args["learning_rate"])
+        return getattr(module, sig.type)(**args)
+
+    optimizer: keras.optimizers.Optimizer = instance("optimizers", spec)
+    return optimizer
+
+
+def _keras_message(err: Exception, doing: str = "building this node") -> str:
     text = " ".join(str(err).split()) or repr(err)
-    return f"Keras raised {type(err).__name__} while building this node: {text}"
+    return f"{type(err).__name__} while {doing}: {text}"
 
 
 def build_model(

@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,12 +60,12 @@ def _quiet_tensorflow() -> None:
 
     TensorFlow prints C++ INFO lines (oneDNN...) before its logging is set up,
     which no environment variable hides; the import runs with file descriptor 2
-    captured, and the capture is replayed if the import fails. Nothing is hidden
-    when the user set ``TF_CPP_MIN_LOG_LEVEL`` themselves.
+    captured, and the capture is replayed if the import fails. Nothing is
+    hidden when the user asked for TensorFlow's logs (``TF_CPP_MIN_LOG_LEVEL=0``).
     """
-    if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if "keras" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:
@@ -79,6 +80,12 @@ def _quiet_tensorflow() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _before_plugins(plugins: tuple[str, ...], allow_imports: bool) -> None:
+    """Plugins usually import Keras: do it quietly first when there are any."""
+    if plugins or allow_imports:
+        _quiet_tensorflow()
 
 
 def _plural(n: int, word: str) -> str:
@@ -113,6 +120,7 @@ def validate(
     """
     from .validate import validate_spec
 
+    _before_plugins(plugins, allow_imports)
     results = []
     failed = False
     for path in specs:
@@ -181,6 +189,7 @@ def build(
         )
     from .validate import validate_spec
 
+    _before_plugins(plugins, allow_imports)
     try:
         report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
     except PluginError as err:
@@ -247,6 +256,7 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
     from . import plugins as plugin_loader
     from .validate import _resolve_signature
 
+    _before_plugins(plugins, bool(entry_points(group=plugin_loader.ENTRY_POINT_GROUP)))
     try:
         plugin_loader.load_plugins(plugins)
         plugin_loader.load_entry_point_plugins()

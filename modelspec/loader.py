@@ -208,6 +208,10 @@ class _Builder:
         )
 
 
+#: ``enc[1]`` not inside quotes: in YAML flow style it breaks the parse.
+_UNQUOTED_INDEXED_REF = re.compile(r"(?<!['\"\w])([A-Za-z_][\w.\-]*\[-?\d+\])")
+
+
 def _parse(text: str, doc: Document) -> Any:
     loader = _SpecLoader(text)
     try:
@@ -221,6 +225,14 @@ def _parse(text: str, doc: Document) -> Any:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
+        if mark is not None and "did not find expected ','" in problem:
+            line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+            ref = _UNQUOTED_INDEXED_REF.search(line)
+            if ref:
+                problem += (
+                    f". Inside [...] or {{...}}, YAML reads '[' as the start of a list: "
+                    f"quote indexed references, e.g. '{ref.group(1)}'"
+                )
         raise _fail(
             doc.file, f"invalid YAML: {problem}", *(_pos(mark) if mark else (0, 0))
         ) from err

@@ -19,7 +19,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from .loader import Document
 
@@ -28,8 +38,10 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
 #: A reference to a node's output: ``name`` or ``name[index]``.
 Ref = StrictStr
+#: A call argument that is not a tensor: ``use_causal_mask: true``, ``training: false``.
+CallLiteral = StrictBool | StrictInt | StrictFloat | None
 #: ``inputs:`` of a node: a name, a list passed as one argument, or call arguments.
-InputsField = Ref | list[Ref] | dict[StrictStr, Ref | list[Ref]]
+InputsField = Ref | list[Ref] | dict[StrictStr, Ref | list[Ref] | CallLiteral]
 AddLossFn = Literal["mean_square", "mean_abs", "sum_square", "sum_abs", "mean", "sum"]
 #: Reductions an ``add_loss`` term (the ``AddLoss`` layer) can apply.
 ADD_LOSS_FUNCTIONS: tuple[str, ...] = AddLossFn.__args__  # type: ignore[attr-defined]

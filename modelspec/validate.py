@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,14 +30,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import catalogue, plugins, registry
+from . import plugins as plugins_module
 from .catalogue import KINDS, REFUSED_LAYERS, LayerSignature, did_you_mean
 from .errors import Diagnostic, SpecError
 from .graph import effective_inputs, iter_refs, parse_ref, topological_order
 from .loader import Document, load_document
-from .schema import ADD_LOSS_FUNCTIONS, AddLossSpec, CompileSpec, InputSpec, LayerNode, ModelSpec
+from .schema import (
+    ADD_LOSS_FUNCTIONS,
+    NAME_PATTERN,
+    AddLossSpec,
+    CompileSpec,
+    InputSpec,
+    LayerNode,
+    ModelSpec,
+)
 
 Source = str | os.PathLike[str] | Mapping[str, Any] | ModelSpec
 PathT = tuple[str | int, ...]
+NAME_RE = re.compile(NAME_PATTERN)
 
 
 @dataclass
@@ -71,7 +82,8 @@ _FIELD_HINTS = {
     "share": "the name of another layer node",
     "shape": "a list of positive integers (null for a size not known in advance)",
     "type": "a layer type name such as Dense",
-    "inputs": "a node name, a list of node names, or a mapping of call arguments to node names",
+    "inputs": "a node name, a list of node names, or a mapping of call arguments "
+    "to node names or literal values (use_causal_mask: true)",
     "outputs": "a node name, a list of node names, or a mapping {output name: node name}",
     "layers": "a list of layer nodes such as {name: dense_1, type: Dense, units: 64}",
     "imports": "a list of module names",
@@ -125,6 +137,7 @@ class _Checker:
         self.allow_imports = allow_imports
         self.diagnostics: list[Diagnostic] = []
         self.signatures: dict[str, LayerSignature | None] = {}
+        self.broken_refs = False
 
     # -- reporting ---------------------------------------------------------
     def node_name(self, path: PathT) -> str | None:
@@ -244,7 +257,7 @@ class _Checker:
             info = sig.args.get(name)
             if info is None:
                 hint = did_you_mean(str(name), sig.args)
-                if name == "name":
+                if name == "name" and path[0] == "layers":
                     hint = " A node's name is its `name:` key."
                 elif name in ("input_shape", "input_dim", "batch_input_shape"):
                     hint = " Declare shapes under `inputs:` instead."
@@ -259,6 +272,8 @@ class _Checker:
                 self.known_name(kind.names, value, arg_path)
             elif kind is KINDS["layer"]:
                 self.nested_layer(value, arg_path)
+            elif kind is KINDS["learning_rate"] and isinstance(value, dict):
+                self.schedule(value, arg_path)
             elif kind is KINDS["layers"]:
                 for i, item in enumerate(value):
                     self.nested_layer(item, (*arg_path, i))
@@ -268,23 +283,38 @@ class _Checker:
 
     def known_name(self, namespace: str, value: str, path: PathT) -> None:
         reg = registry.REGISTRIES[namespace]
-        if value in reg or value in catalogue.builtin_names(namespace):
+        if value in catalogue.builtin_names(namespace) or value in reg:
+            return
+        plugins.load_entry_point_plugins()  # installed plugins may register it
+        if value in reg:
             return
         known = [*catalogue.builtin_names(namespace), *reg]
-        hint = did_you_mean(value, known)
+        hint = did_you_mean(value, known) or f" Custom {namespace} need their plugin (--plugin)."
         self.add(path, f"unknown {reg.kind} '{value}'.{hint}")
 
     def nested_layer(self, spec: Any, path: PathT) -> None:
         if not isinstance(spec, dict) or "type" not in spec:
             self.add(path, f"expected {KINDS['layer'].description}. Received: {spec!r}")
             return
+        name = spec.get("name")
+        if name is not None and not (isinstance(name, str) and NAME_RE.match(name)):
+            self.add((*path, "name"), f"expected {_FIELD_HINTS['name']}. Received: name={name!r}")
         args = {k: v for k, v in spec.items() if k not in ("type", "name")}
         sig = self.layer_type(spec["type"], (*path, "type"))
         if sig is not None:
             self.layer_args(sig, args, path)
 
     # -- stage 3: the graph ------------------------------------------------
+    def input_dtypes(self) -> None:
+        dtypes = catalogue.builtin_names("dtypes")
+        for i, item in enumerate(_list(self.data.get("inputs"))):
+            dtype = item.get("dtype") if isinstance(item, dict) else None
+            if isinstance(dtype, str) and dtype not in dtypes:
+                hint = did_you_mean(dtype, dtypes) or f" Known: {', '.join(sorted(dtypes))}."
+                self.add(("inputs", i, "dtype"), f"unknown dtype '{dtype}'.{hint}")
+
     def graph(self) -> None:
+        self.input_dtypes()
         inputs = _list(self.data.get("inputs"))
         layers = _list(self.data.get("layers"))
         input_names = [i.get("name") for i in inputs if isinstance(i, dict)]
@@ -337,7 +367,8 @@ class _Checker:
                 owners[cycle[0]][:2],
                 f"the graph has a cycle: {flow}. A node cannot depend on its own output.",
             )
-        self.unused(deps, owners, outputs)
+        if not self.broken_refs:  # else "unused" would mostly echo those errors
+            self.unused(deps, owners, outputs)
 
     def node(
         self, i: int, node: dict[str, Any], sources: dict[str, Any], layer_names: set[str]
@@ -415,6 +446,7 @@ class _Checker:
             elif ref.node not in owners:
                 hint = did_you_mean(ref.node, owners)
                 self.add((*path, *sub), f"unknown node '{ref.node}'.{hint}")
+                self.broken_refs = True
             else:
                 found.append(ref.node)
         return found
@@ -438,6 +470,7 @@ class _Checker:
             if ref.node not in owners:
                 hint = did_you_mean(ref.node, owners)
                 self.add(path, f"unknown node '{ref.node}'.{hint}")
+                self.broken_refs = True
             else:
                 found.append(ref.node)
         return found
@@ -465,24 +498,68 @@ class _Checker:
         section = self.data.get("compile")
         if not isinstance(section, dict):
             return
-        outputs = self.data.get("outputs")
-        names = list(outputs) if isinstance(outputs, dict) else None
-        for key, namespace in (("loss", "losses"), ("metrics", "metrics")):
+        names = _output_names(self.data.get("outputs"))
+        for key, namespace in (("loss", "losses"), ("metrics", "metrics"), ("loss_weights", "")):
             value = section.get(key)
+            if key != "metrics" and isinstance(value, list) and names and len(value) != len(names):
+                self.add(
+                    ("compile", key),
+                    f"expected one entry per output ({len(names)}: {', '.join(names)}). "
+                    f"Received {len(value)}: {key}={value!r}",
+                )
             for sub, item in _named_items(value):
-                if isinstance(sub, str) and sub and names is not None and sub not in names:
+                if isinstance(sub, str) and sub and names and sub not in names:
                     self.add(
                         ("compile", key, sub),
-                        f"unknown output '{sub}'.{did_you_mean(sub, names)}",
+                        f"unknown output '{sub}' (the outputs are {', '.join(names)})."
+                        f"{did_you_mean(sub, names)}",
                         key=True,
                     )
-                if isinstance(item, str):
+                if namespace and isinstance(item, str):
                     self.known_name(namespace, item, ("compile", key, *_as_path(sub)))
-        optimizer = section.get("optimizer")
+        self.optimizer(section.get("optimizer"))
+
+    def optimizer(self, optimizer: Any) -> None:
+        path: PathT = ("compile", "optimizer")
         name = optimizer.get("type") if isinstance(optimizer, dict) else optimizer
-        if isinstance(name, str) and name.lower() not in catalogue.builtin_names("optimizers"):
-            hint = did_you_mean(name.lower(), catalogue.builtin_names("optimizers"))
-            self.add(("compile", "optimizer"), f"unknown optimizer '{name}'.{hint}")
+        if isinstance(optimizer, dict) and "type" not in optimizer:
+            self.add(path, "missing required key 'type' (the optimizer's name, such as adam)")
+            return
+        sig = self.keras_class("optimizers", name, (*path, "type") if name != optimizer else path)
+        if sig is not None and isinstance(optimizer, dict):
+            args = {k: v for k, v in optimizer.items() if k != "type"}
+            self.layer_args(sig, args, path)
+
+    def keras_class(self, section: str, name: Any, path: PathT) -> LayerSignature | None:
+        """Resolve an optimizer or schedule name; report it when unknown."""
+        if not isinstance(name, str):
+            return None  # a wrong type: reported by the structure stage
+        sig = catalogue.keras_class(section, name)
+        if sig is None:
+            known = catalogue.keras_class_names(section)
+            if section == "optimizers":  # specs name optimizers as Keras strings do
+                known = [k.lower() for k in known]
+            noun = "optimizer" if section == "optimizers" else "learning-rate schedule"
+            hint = did_you_mean(name, known) or f" Known: {', '.join(known)}."
+            self.add(path, f"unknown {noun} '{name}'.{hint}")
+        return sig
+
+    def schedule(self, value: dict[str, Any], path: PathT) -> None:
+        if "type" not in value:
+            self.add(path, "missing required key 'type' (a schedule such as ExponentialDecay)")
+            return
+        sig = self.keras_class("schedules", value["type"], (*path, "type"))
+        if sig is not None:
+            self.layer_args(sig, {k: v for k, v in value.items() if k != "type"}, path)
+
+
+def _output_names(outputs: Any) -> list[str]:
+    """The model's output names: the keys of a mapping, else the output nodes' names."""
+    if isinstance(outputs, dict):
+        return [str(k) for k in outputs]
+    refs = [outputs] if isinstance(outputs, str) else _list(outputs)
+    parsed = [parse_ref(r) for r in refs if isinstance(r, str)]
+    return [r.node for r in parsed if r is not None]
 
 
 def _list(value: Any) -> list[Any]:
@@ -549,9 +626,7 @@ def validate_spec(
         >>> validate_spec("specs/antirectifier_digits.yaml").ok
         True
     """
-    from . import plugins as plugin_loader
-
-    plugin_loader.load_plugins(plugins)
+    plugins_module.load_plugins(plugins)
     if isinstance(source, ModelSpec):
         doc = source.document
     else:
@@ -559,6 +634,10 @@ def validate_spec(
             doc = load_document(source)
         except SpecError as err:
             return Report(err.diagnostics[0].file, err.diagnostics)
+    return _check(doc, allow_imports)
+
+
+def _check(doc: Document, allow_imports: bool) -> Report:
     checker = _Checker(doc, allow_imports)
     spec = checker.structure()
     checker.imports()
@@ -590,6 +669,7 @@ def load_spec(
         The validated :class:`ModelSpec`.
 
     Raises:
+        SpecLoadError: The file cannot be read or is not a YAML mapping.
         SpecError: With every error found (``err.diagnostics``).
 
     Example:
@@ -598,7 +678,9 @@ def load_spec(
     """
     if isinstance(source, ModelSpec) and source._document is not None:
         return source
-    report = validate_spec(source, plugins=plugins, allow_imports=allow_imports)
+    plugins_module.load_plugins(plugins)
+    doc = source.document if isinstance(source, ModelSpec) else load_document(source)
+    report = _check(doc, allow_imports)
     if report.spec is None:
         raise SpecError(report.diagnostics)
     return report.spec

@@ -175,7 +175,7 @@ outputs: [sum]
         build_model(path)
     (diagnostic,) = info.value.diagnostics
     assert diagnostic.format().startswith(
-        "spec.yaml:7:5: layers[0] (sum): Keras raised ValueError while building this node: "
+        "spec.yaml:7:5: layers[0] (sum): ValueError while building this node: "
         "Inputs have incompatible shapes."
     )
 
@@ -198,7 +198,7 @@ outputs: [d]
     with pytest.raises(BuildError) as info:
         build_model(path)
     assert info.value.diagnostics[0].format() == (
-        "spec.yaml:6:5: layers[1] (d): Keras raised ValueError while building this node: "
+        "spec.yaml:6:5: layers[1] (d): ValueError while building this node: "
         "'enc' has 3 outputs (indices 0 to 2). Received: enc[3]"
     )
 
@@ -220,3 +220,39 @@ def test_deeper_than_keras_recursion_limit_builds_and_reloads(tmp_path: Path) ->
     assert len(model.layers) == 2501
     model.save(tmp_path / "deep.keras")
     assert len(load_model(tmp_path / "deep.keras").layers) == 2501
+
+
+def test_optimizer_arguments_and_learning_rate_schedule() -> None:
+    spec = """\
+modelspec: 1
+name: m
+inputs: [{name: x, shape: [4]}]
+layers:
+  - {name: out, type: Dense, units: 2}
+outputs: [out]
+compile:
+  optimizer:
+    type: SGD
+    momentum: 0.5
+    learning_rate: {type: ExponentialDecay, initial_learning_rate: 1e-1, decay_steps: 10, decay_rate: 0.5}
+  loss: mse
+"""
+    model = build_model(spec)
+    optimizer = model.optimizer
+    assert type(optimizer).__name__ == "SGD" and optimizer.momentum == 0.5
+    schedule = optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.ExponentialDecay)
+    assert schedule.initial_learning_rate == pytest.approx(0.1)
+    assert float(schedule(20)) == pytest.approx(0.025)
+
+
+def test_literal_call_arguments_reach_the_layer() -> None:
+    model = build_model(spec_path("attention"))
+    call = model.get_layer("attend")._inbound_nodes[0].arguments.kwargs
+    assert call["use_causal_mask"] is True
+    tokens = np.arange(40, dtype="int32")[None, :] % 1000
+    # causal: the first position's output does not depend on later tokens
+    changed = tokens.copy()
+    changed[0, 5:] = 7
+    attend = keras.Model(model.input, model.get_layer("attend").output)
+    np.testing.assert_allclose(attend(tokens)[0, :5], attend(changed)[0, :5], atol=1e-6)

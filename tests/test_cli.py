@@ -116,7 +116,7 @@ def test_build_reports_keras_errors_at_the_node(write_spec: Callable[..., str]) 
     result = CliRunner().invoke(main, ["build", path])
     assert result.exit_code == 1
     assert result.output.startswith(
-        "spec.yaml:5:5: layers[0] (sum): Keras raised ValueError while building this node: "
+        "spec.yaml:5:5: layers[0] (sum): ValueError while building this node: "
     )
     assert result.output.endswith("spec.yaml: 1 error\n")
 
@@ -178,3 +178,15 @@ def test_python_dash_m_works_and_every_spec_validates() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count(": ok (") == len(SPECS)
+
+
+def test_build_hides_tensorflow_start_up_chatter(tmp_path: Path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    for extra in ({}, {"TF_CPP_MIN_LOG_LEVEL": "2"}):
+        out = subprocess.run(
+            [sys.executable, "-m", "modelspec", "build", "-q", GOOD],
+            capture_output=True, text=True, cwd=ROOT, env=env | extra,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stderr == ""
+        assert "153,098 parameters" in out.stdout

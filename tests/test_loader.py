@@ -108,3 +108,11 @@ def test_path_text_and_mapping_sources(tmp_path: Path) -> None:
     assert load_document(spec).base_dir == tmp_path
     assert load_document("name: x\n").file == "<string>"
     assert load_document({"name": "x"}).file == "<dict>"
+
+
+def test_unquoted_indexed_reference_in_flow_style_gets_a_hint() -> None:
+    text = "layers:\n  - {name: a, inputs: [enc[1], x]}\n"
+    assert error_of(text) == (
+        "<string>:2:27: invalid YAML: did not find expected ',' or ']'. Inside [...] or {...}, "
+        "YAML reads '[' as the start of a list: quote indexed references, e.g. 'enc[1]'"
+    )

@@ -163,6 +163,26 @@ def test_entry_point_plugins_load_when_a_type_is_unknown(
     assert "msplug_ep" in sys.modules
 
 
+def test_entry_point_plugins_load_when_an_activation_is_unknown(
+    plugin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (plugin_dir / "msplug_act.py").write_text(
+        "import modelspec\n\n@modelspec.register_activation\ndef cube_act(x):\n    return x ** 3\n"
+    )
+    dist = plugin_dir / "msplug_act-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: msplug-act\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[modelspec.plugins]\ncube = msplug_act\n")
+    monkeypatch.setattr(plugin_loader, "_entry_points_loaded", None)
+    spec = SPEC.replace(", factor: 3.0", "") % "Dense"
+    spec = spec.replace("type: Dense", "type: Dense, units: 3, activation: cube_act")
+    report = validate_spec(spec)
+    assert report.ok, report.diagnostics
+    assert "msplug_act" in sys.modules
+    model = build_model(spec)
+    assert model.get_layer("scale").activation.__name__ == "cube_act"
+
+
 def test_spec_imports_run_only_when_allowed(plugin_dir: Path) -> None:
     (plugin_dir / "msplug_imp.py").write_text(PLUGIN.format(name="DoublerImp"))
     spec = "imports: [msplug_imp]\n" + SPEC.replace(", factor: 3.0", "") % "DoublerImp"

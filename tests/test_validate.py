@@ -236,8 +236,9 @@ compile:
 """
     )
     assert lines(path) == [
-        "spec.yaml:9:14: compile.optimizer: unknown optimizer 'adamm'. Did you mean 'adam'?",
-        "spec.yaml:10:10: compile.loss.labl: unknown output 'labl'. Did you mean 'label'?",
+        "spec.yaml:9:21: compile.optimizer.type: unknown optimizer 'adamm'. Did you mean 'adam'?",
+        "spec.yaml:10:10: compile.loss.labl: unknown output 'labl' (the outputs are label). "
+        "Did you mean 'label'?",
         "spec.yaml:11:21: compile.metrics.label[0]: unknown metric 'acuracy'. "
         "Did you mean 'accuracy'?",
     ]
@@ -301,3 +302,137 @@ def test_validating_builtin_specs_does_not_import_tensorflow() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_optimizer_and_schedule_arguments_are_checked(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: out, type: Dense, units: 2}
+outputs: [out]
+compile:
+  optimizer:
+    type: RMSprop
+    learning_rat: 1e-3
+    rho: "0.9"
+    learning_rate: {type: ExponentialDecy, decay_steps: 10}
+  loss: mse
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:11:5: compile.optimizer.learning_rat: unknown argument 'learning_rat' for "
+        "RMSprop. Did you mean 'learning_rate'?",
+        "spec.yaml:12:10: compile.optimizer.rho: expected a number. Received: rho='0.9'",
+        "spec.yaml:13:27: compile.optimizer.learning_rate.type: unknown learning-rate schedule "
+        "'ExponentialDecy'. Did you mean 'ExponentialDecay'?",
+    ]
+    text = (
+        HEADER
+        + "  - {name: out, type: Dense, units: 2}\noutputs: [out]\ncompile:\n"
+        + "  optimizer: {type: sgd, learning_rate: {type: ExponentialDecay, decay_steps: 5}}\n"
+    )
+    assert lines(text) == [
+        "<string>:9:41: compile.optimizer.learning_rate: missing required argument "
+        "'initial_learning_rate' for ExponentialDecay",
+        "<string>:9:41: compile.optimizer.learning_rate: missing required argument "
+        "'decay_rate' for ExponentialDecay",
+    ]
+    assert lines(
+        text.replace("{type: ExponentialDecay, decay_steps: 5}", "{type: Nope, x: 1}")
+    ) == [
+        "<string>:9:48: compile.optimizer.learning_rate.type: unknown learning-rate schedule "
+        "'Nope'. Known: CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay, "
+        "PiecewiseConstantDecay, PolynomialDecay."
+    ]
+    assert (
+        lines(
+            text.replace(
+                "decay_steps: 5", "initial_learning_rate: 0.1, decay_steps: 5, decay_rate: 0.5"
+            )
+        )
+        == []
+    )
+
+
+def test_losses_and_weights_must_match_the_outputs(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: a, type: Dense, units: 2}
+  - {name: b, type: Dense, units: 1, inputs: x}
+outputs: [a, b]
+compile:
+  loss: [mse, mse, mae]
+  loss_weights: {a: 1.0, bb: 0.5}
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:10:9: compile.loss: expected one entry per output (2: a, b). "
+        "Received 3: loss=['mse', 'mse', 'mae']",
+        "spec.yaml:11:26: compile.loss_weights.bb: unknown output 'bb' (the outputs are a, b). "
+        "Did you mean 'b'?",
+    ]
+
+
+def test_input_dtypes_and_nested_layer_names_are_checked(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: m
+inputs:
+  - {name: x, shape: [4, 3], dtype: flaot32}
+layers:
+  - {name: rnn, type: Bidirectional, layer: {type: LSTM, units: 4, name: "bad name"}}
+outputs: [rnn]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:4:37: inputs[0] (x).dtype: unknown dtype 'flaot32'. Did you mean 'float32'?",
+        "spec.yaml:6:74: layers[0] (rnn).layer.name: expected a name of letters, digits, '_', "
+        "'.' or '-' starting with a letter or '_'. Received: name='bad name'",
+    ]
+
+
+def test_literal_argument_choices_are_checked() -> None:
+    text = HEADER + "  - {name: out, type: AddLoss, fn: squares}\noutputs: [out]\n"
+    assert lines(text) == [
+        "<string>:6:36: layers[0] (out).fn: expected one of 'mean_square', 'mean_abs', "
+        "'sum_square', 'sum_abs', 'mean', 'sum'. Received: fn='squares'"
+    ]
+
+
+def test_call_arguments_may_be_literals() -> None:
+    text = (
+        HEADER
+        + "  - {name: att, type: MultiHeadAttention, num_heads: 1, key_dim: 2,"
+        + " inputs: {query: x, value: x, use_causal_mask: true}}\noutputs: [att]\n"
+    )
+    assert lines(text.replace("[8]", "[3, 8]")) == []
+    assert lines(text.replace("true", "'x'")) == []  # a string is a reference
+    assert lines(text.replace("true", "[true]")) == [
+        "<string>:6:77: layers[0] (att).inputs: expected a node name, a list of node names, or a "
+        "mapping of call arguments to node names or literal values (use_causal_mask: true). "
+        "Received: inputs={'query': 'x', 'value': 'x', 'use_causal_mask': [True]}"
+    ]
+
+
+def test_unknown_reference_does_not_flood_unused_warnings() -> None:
+    text = (
+        HEADER
+        + "  - {name: a, type: Dense, units: 2}\n"
+        + "  - {name: b, type: Dense, units: 2}\n"
+        + "  - {name: c, type: Dense, units: 2}\n"
+        + "outputs: [cc]\n"
+    )
+    assert lines(text) == ["<string>:9:11: outputs[0]: unknown node 'cc'. Did you mean 'c'?"]
+    assert len(validate_spec(text.replace("[cc]", "[b]")).warnings) == 1  # c is unused
+
+
+def test_load_failures_raise_spec_load_error(write_spec: Callable[..., str]) -> None:
+    from modelspec import SpecLoadError
+
+    with pytest.raises(SpecLoadError, match="no such file"):
+        load_spec("missing.yaml")
+    with pytest.raises(SpecLoadError) as err:
+        load_spec(write_spec("- a list\n"))
+    assert isinstance(err.value, SpecError)
