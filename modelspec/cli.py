@@ -16,7 +16,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -256,7 +255,7 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
     from . import plugins as plugin_loader
     from .validate import _resolve_signature
 
-    _before_plugins(plugins, bool(entry_points(group=plugin_loader.ENTRY_POINT_GROUP)))
+    _before_plugins(plugins, plugin_loader.has_entry_point_plugins())
     try:
         plugin_loader.load_plugins(plugins)
         plugin_loader.load_entry_point_plugins()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 
 from .errors import PluginError
 
@@ -57,8 +56,17 @@ def load_plugins(modules: Iterable[str]) -> list[str]:
     return loaded
 
 
+def has_entry_point_plugins() -> bool:
+    """Whether any installed package declares a ``modelspec.plugins`` entry point."""
+    from importlib.metadata import entry_points
+
+    return bool(entry_points(group=ENTRY_POINT_GROUP))
+
+
 def load_entry_point_plugins() -> list[str]:
     """Import every installed ``modelspec.plugins`` entry point, once per process."""
+    from importlib.metadata import entry_points  # ~25 ms: only when a name is unknown
+
     global _entry_points_loaded
     if _entry_points_loaded is None:
         _entry_points_loaded = []
