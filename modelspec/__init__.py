@@ -20,10 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BuildError,
+    DataError,
     Diagnostic,
+    DownloadError,
+    ExportError,
     ModelSpecError,
     PluginError,
     RegistryError,
+    RunError,
     SpecError,
     SpecLoadError,
 )
@@ -31,6 +35,7 @@ from .registry import (
     Registry,
     register_activation,
     register_constraint,
+    register_dataset,
     register_initializer,
     register_layer,
     register_loss,
@@ -47,13 +52,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BuildError",
+    "DataError",
     "Diagnostic",
+    "DownloadError",
+    "ExportError",
     "ModelSpec",
     "ModelSpecError",
     "PluginError",
     "Registry",
     "RegistryError",
     "Report",
+    "RunError",
     "SpecError",
     "SpecLoadError",
     "__version__",
@@ -62,6 +71,7 @@ __all__ = [
     "load_spec",
     "register_activation",
     "register_constraint",
+    "register_dataset",
     "register_initializer",
     "register_layer",
     "register_loss",

@@ -111,6 +111,24 @@ class BuildError(SpecError):
     """Keras refused a node while the model was being built (shape, dtype...)."""
 
 
+class DataError(SpecError):
+    """Training data does not fit the spec: a missing file or column, a shape that
+    does not match the model, labels that do not match the loss, NaN values.
+    Located at the ``train.data`` entry concerned."""
+
+
+class DownloadError(DataError):
+    """A dataset that is downloaded on first use could not be fetched."""
+
+
+class RunError(ModelSpecError):
+    """A run directory or a saved model cannot be used (missing, incomplete)."""
+
+
+class ExportError(ModelSpecError):
+    """An export failed, or its artifact does not reproduce the Keras model."""
+
+
 class RegistryError(ModelSpecError):
     """A name is registered twice, or a registration is malformed."""
 

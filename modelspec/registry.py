@@ -49,11 +49,14 @@ class Registry:
     Args:
         kind: Singular noun used in messages (``layer``, ``activation``...).
         namespace: The catalogue namespace checked for clashes with built-ins.
+        keras_serializable: Also register with Keras serialization (objects that
+            end up inside saved models).
     """
 
-    def __init__(self, kind: str, namespace: str) -> None:
+    def __init__(self, kind: str, namespace: str, *, keras_serializable: bool = True) -> None:
         self.kind = kind
         self.namespace = namespace
+        self.keras_serializable = keras_serializable
         self._entries: dict[str, Entry] = {}
 
     @overload
@@ -113,6 +116,8 @@ class Registry:
     def _register_with_keras(self, obj: Any, name: str) -> None:
         if not callable(obj):
             raise RegistryError(f"cannot register {obj!r} as a {self.kind}: not callable")
+        if not self.keras_serializable:
+            return
         if isinstance(obj, type) and not hasattr(obj, "get_config"):
             raise RegistryError(
                 f"cannot register {_origin(obj)} as a {self.kind}: it has no get_config()"
@@ -149,10 +154,23 @@ metrics = Registry("metric", "metrics")
 initializers = Registry("initializer", "initializers")
 regularizers = Registry("regularizer", "regularizers")
 constraints = Registry("constraint", "constraints")
+#: Data functions for ``train.data: {source: function, name: ...}``: called with
+#: the entry's ``args``, they return ``{name: array}`` with the model's input and
+#: output names (or ``x``/``y``), or ``(x, y)``.
+datasets = Registry("data function", "datasets", keras_serializable=False)
 
 REGISTRIES: dict[str, Registry] = {
     r.namespace: r
-    for r in (layers, activations, losses, metrics, initializers, regularizers, constraints)
+    for r in (
+        layers,
+        activations,
+        losses,
+        metrics,
+        initializers,
+        regularizers,
+        constraints,
+        datasets,
+    )
 }
 
 register_layer = layers.register
@@ -162,3 +180,4 @@ register_metric = metrics.register
 register_initializer = initializers.register
 register_regularizer = regularizers.register
 register_constraint = constraints.register
+register_dataset = datasets.register

@@ -105,6 +105,97 @@ class CompileSpec(_Strict):
     metrics: list[StrictStr] | dict[StrictStr, list[StrictStr]] | None = None
 
 
+DataSource = Literal["sklearn", "keras", "npz", "csv", "images", "function"]
+#: Datasets shipped with scikit-learn (offline) and the ones Keras downloads.
+SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "linnerud")
+KERAS_DATASETS = (
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+    "cifar100",
+    "imdb",
+    "reuters",
+    "boston_housing",
+    "california_housing",
+)
+#: Array transforms ``train.data.transform`` can apply, each ``{op: argument}``.
+TRANSFORMS = ("reshape", "divide_by", "standardize", "one_hot", "cast", "pad_sequences")
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+
+class SplitSpec(_Strict):
+    """Held-out fractions, drawn with a fixed seed (before any shuffling for training)."""
+
+    validation: Fraction = 0.1
+    test: Fraction = 0.2
+    seed: StrictInt = 0
+
+
+class DataSpec(_Strict):
+    """Where training data comes from and how it maps onto the model.
+
+    Attributes:
+        source: ``sklearn`` | ``keras`` | ``npz`` | ``csv`` | ``images`` | ``function``.
+        name: Dataset name (sklearn, keras), or a registered data function.
+        path: File or directory (npz, csv, images), relative to the spec file.
+        inputs: ``{model input: array key / column(s)}``; default: the only input <- ``x``.
+        targets: ``{model output: array key / column(s)}``; default: the only output <- ``y``.
+        args: Extra keyword arguments for the loader (``load_data``, the image
+            loader, the data function).
+        transform: ``{input or output name: [{op: argument}, ...]}``, applied in order.
+        split: Validation and test fractions and their seed.
+    """
+
+    source: DataSource
+    name: StrictStr | None = None
+    path: StrictStr | None = None
+    inputs: dict[StrictStr, StrictStr | list[StrictStr]] | None = None
+    targets: dict[StrictStr, StrictStr | list[StrictStr]] | None = None
+    args: dict[StrictStr, Any] = {}
+    transform: dict[StrictStr, list[dict[StrictStr, Any]]] = {}
+    split: SplitSpec = SplitSpec()
+
+
+class CallbackSpec(BaseModel):
+    """A Keras callback by name: ``{type: early_stopping, patience: 3}``."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    type: StrictStr
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TrainSpec(_Strict):
+    """How ``modelspec train`` fits the model (``model.fit`` and ``compile`` knobs).
+
+    Attributes:
+        data: The data source.
+        batch_size: Samples per step.
+        epochs: Passes over the training split.
+        shuffle: Reshuffle the training split each epoch.
+        seed: Seeds Python, NumPy and the backend (``keras.utils.set_random_seed``).
+        callbacks: Keras callbacks by name.
+        steps_per_execution: Steps run per compiled call (``model.compile``).
+        jit_compile: XLA compilation (``model.compile``): true, false or ``auto``.
+        monitor: Quantity the best checkpoint is chosen by (default ``val_loss``).
+        verbose: Keras's progress output: 0 silent, 1 progress bar, 2 a line per epoch.
+    """
+
+    data: DataSpec
+    batch_size: Annotated[StrictInt, Field(gt=0)] = 32
+    epochs: Annotated[StrictInt, Field(gt=0)] = 10
+    shuffle: bool = True
+    seed: StrictInt = 0
+    callbacks: list[CallbackSpec] = []
+    steps_per_execution: Annotated[StrictInt, Field(gt=0)] = 1
+    jit_compile: bool | Literal["auto"] = "auto"
+    monitor: StrictStr | None = None
+    verbose: Literal[0, 1, 2] = 1
+
+
 class ModelSpec(_Strict):
     """A whole spec. Build one with :func:`modelspec.load_spec`, which also checks the graph.
 
@@ -117,6 +208,7 @@ class ModelSpec(_Strict):
         layers: The layer graph, in order.
         outputs: Node references: a list, or a mapping ``{output_name: ref}``.
         compile: Optimizer, losses and metrics.
+        train: Data and fit settings for ``modelspec train``.
     """
 
     modelspec: Literal[1]
@@ -127,6 +219,7 @@ class ModelSpec(_Strict):
     layers: Annotated[list[LayerNode], Field(min_length=1)]
     outputs: Ref | Annotated[list[Ref], Field(min_length=1)] | dict[Name, Ref]
     compile: CompileSpec | None = None
+    train: TrainSpec | None = None
 
     _document: Document | None = PrivateAttr(default=None)
 
