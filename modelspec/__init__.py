@@ -10,8 +10,8 @@ Example:
     >>> build_model("specs/antirectifier_digits.yaml").count_params()
     153098
 
-Keras-dependent functions (``build_model``, ``load_model``) are imported on
-first use, so ``import modelspec`` stays fast.
+Keras-dependent functions (``build_model``, ``load_model``, ``train``,
+``evaluate``, ``predict``) are imported on first use, so ``import modelspec`` stays fast.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from .validate import Report, load_spec, validate_spec
 
 if TYPE_CHECKING:
     from .builder import build_model, load_model
+    from .training import TrainResult, evaluate, predict, train
 
 __version__ = "0.1.0"
 
@@ -65,10 +66,13 @@ __all__ = [
     "RunError",
     "SpecError",
     "SpecLoadError",
+    "TrainResult",
     "__version__",
     "build_model",
+    "evaluate",
     "load_model",
     "load_spec",
+    "predict",
     "register_activation",
     "register_constraint",
     "register_dataset",
@@ -77,10 +81,18 @@ __all__ = [
     "register_loss",
     "register_metric",
     "register_regularizer",
+    "train",
     "validate_spec",
 ]
 
-_LAZY = {"build_model": "builder", "load_model": "builder"}
+_LAZY = {
+    "build_model": "builder",
+    "load_model": "builder",
+    "train": "training",
+    "evaluate": "training",
+    "predict": "training",
+    "TrainResult": "training",
+}
 
 
 def __getattr__(name: str) -> Any:

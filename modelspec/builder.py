@@ -233,12 +233,20 @@ class _Builder:
                 return {k: names(v, namespace) for k, v in value.items()}
             return self.named(namespace, value)
 
+        train = self.spec.train
+        knobs: dict[str, Any] = {}
+        if train is not None:  # compile-time knobs of `train:`
+            knobs = {
+                "steps_per_execution": train.steps_per_execution,
+                "jit_compile": train.jit_compile,
+            }
         try:
             model.compile(
                 optimizer=make_optimizer(section.optimizer),
                 loss=names(section.loss, "losses"),
                 loss_weights=section.loss_weights,
                 metrics=names(section.metrics, "metrics"),
+                **knobs,
             )
             # Built now, the optimizer's variables exist when the model is saved
             # (no "skipping optimizer variables" warning on reload) and fit() starts faster.

@@ -63,6 +63,19 @@ REFUSED_LAYERS: dict[str, str] = {
 _ABSTRACT = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
 _ABSTRACT |= {"LearningRateSchedule"}
 
+#: Keras callbacks a spec can name (``type: early_stopping``), by their spec
+#: names; the others take Python functions or talk to the network.
+CALLBACKS = {
+    "early_stopping": "EarlyStopping",
+    "reduce_lr_on_plateau": "ReduceLROnPlateau",
+    "model_checkpoint": "ModelCheckpoint",
+    "tensorboard": "TensorBoard",
+    "csv_logger": "CSVLogger",
+    "terminate_on_nan": "TerminateOnNaN",
+    "backup_and_restore": "BackupAndRestore",
+}
+
+
 #: Arguments that take a nested layer spec (``{type: LSTM, units: 64}``), or a list.
 NESTED_LAYER_ARGS = {"layer", "backward_layer", "cell"}
 NESTED_LAYER_LIST_ARGS = {"cells", "layers"}
@@ -474,6 +487,10 @@ def generate_catalogue() -> dict[str, Any]:
             ((n.lower(), getattr(schedules, n)) for n in dir(schedules)),
             schedules.LearningRateSchedule,
         ),
+        "callbacks": classes(
+            ((n, getattr(keras.callbacks, c)) for n, c in CALLBACKS.items()),
+            keras.callbacks.Callback,
+        ),
         "modelspec_names": {
             "activations": sorted(library.ACTIVATIONS),
             "losses": sorted(library.LOSSES),
@@ -543,17 +560,25 @@ def keras_layer(type_name: str) -> LayerSignature | None:
 
 @functools.cache
 def keras_class(section: str, name: str) -> LayerSignature | None:
-    """Signature of an optimizer (``section="optimizers"``) or a learning-rate
-    schedule (``"schedules"``), by name in any case (``adam``, ``Adam``)."""
-    raw = _raw()[section].get(name.lower())
+    """Signature of an optimizer, a learning-rate schedule or a callback
+    (``section`` is ``optimizers``, ``schedules`` or ``callbacks``), by its spec
+    name (``adam``, ``early_stopping``) or its class name in any case."""
+    entries = _raw()[section]
+    raw = entries.get(name.lower())
+    if raw is None:
+        raw = next((r for r in entries.values() if r["class_name"].lower() == name.lower()), None)
     if raw is None:
         return None
     return _signature_from_json(raw["class_name"], "keras", raw)
 
 
 def keras_class_names(section: str) -> list[str]:
-    """Class names of the optimizers or schedules a spec can name."""
-    return sorted(raw["class_name"] for raw in _raw()[section].values())
+    """The names specs use for the optimizers (``adam``), schedules
+    (``ExponentialDecay``) or callbacks (``early_stopping``) they can name."""
+    entries = _raw()[section]
+    if section == "schedules":
+        return sorted(raw["class_name"] for raw in entries.values())
+    return sorted(entries)
 
 
 def builtin_layer_names() -> list[str]:

@@ -17,12 +17,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from . import __version__
-from .errors import Diagnostic, PluginError, SpecError
+from .errors import Diagnostic, PluginError, RunError, SpecError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,8 +45,15 @@ def _plugin_options(func: F) -> F:
     )(func)
 
 
-def _usage_error(err: PluginError) -> click.UsageError:
+def _usage_error(err: PluginError | RunError) -> click.UsageError:
     return click.UsageError(str(err))
+
+
+def _fail_spec(err: SpecError, source: str) -> NoReturn:
+    """Print a spec error's diagnostics and exit 1."""
+    _print_diagnostics(err.diagnostics, err=True)
+    click.echo(f"{source}: {_plural(len(err.errors), 'error')}", err=True)
+    sys.exit(EXIT_BAD_SPEC)
 
 
 def _print_diagnostics(diagnostics: Iterable[Diagnostic], *, err: bool = False) -> None:
@@ -94,7 +101,7 @@ def _plural(n: int, word: str) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="modelspec")
 def main() -> None:
-    """Declarative Keras models: validate, build and inspect YAML model specs."""
+    """Declarative Keras models: validate, build, train and inspect YAML model specs."""
 
 
 @main.command()
@@ -287,3 +294,163 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
             for arg in sig.args.values():
                 need = "required" if arg.required else f"default {arg.default!r}"
                 click.echo(f"  {arg.name}: {arg.kind.description} ({need})")
+
+
+@main.command()
+@click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override a spec value, read as YAML (train.epochs=3). Repeatable.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="runs",
+    show_default=True,
+    help="Where the run directory is made.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, file_okay=False),
+    help="Continue this run directory from its last completed epoch.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Total epochs (overrides train.epochs).")
+@_plugin_options
+def train(
+    spec: str | None,
+    overrides: tuple[str, ...],
+    out_dir: str,
+    resume: str | None,
+    epochs: int | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
+) -> None:
+    """Train SPEC on the data of its `train:` section; write a run directory.
+
+    The run directory (runs/<name>-<timestamp>/) holds the resolved spec, the
+    final model.keras, the best checkpoint best.keras, history.csv,
+    metrics.json (evaluation on the test split), curves.png and TensorBoard
+    logs. A killed run continues with --resume RUN_DIR.
+    """
+    if (spec is None) == (resume is None):
+        raise click.UsageError("give a SPEC to train, or --resume RUN_DIR (not both)")
+    if resume is not None and overrides:
+        raise click.UsageError("--set cannot change a run being resumed; start a new run")
+    for item in overrides:
+        if "=" not in item:
+            raise click.BadParameter(
+                f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
+                param_hint="'--set'",
+            )
+    _quiet_tensorflow()
+    from .training import train as run_training
+
+    try:
+        result = run_training(
+            spec,
+            overrides=list(overrides),
+            out_dir=out_dir,
+            resume=resume,
+            epochs=epochs,
+            plugins=plugins,
+            allow_imports=allow_imports,
+        )
+    except SpecError as err:
+        _fail_spec(err, spec or str(resume))
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    history = result.history
+    done = len(next(iter(history.values()), []))
+    click.echo(f"\nrun: {result.run_dir}")
+    monitor = "val_loss" if "val_loss" in history else "loss"
+    if history.get(monitor):
+        values = history[monitor]
+        best = min(range(len(values)), key=values.__getitem__)
+        click.echo(f"epochs: {done} (best {monitor} {values[best]:.4f} at epoch {best + 1})")
+    if result.metrics:
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        click.echo(f"test: {shown}")
+    files = sorted(p.name + ("/" if p.is_dir() else "") for p in result.run_dir.iterdir())
+    click.echo(f"files: {' '.join(f for f in files if not f.startswith('.'))}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The spec whose train.data to use (a run directory keeps its own).",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Evaluate on this .npz or .csv file (all rows) instead of the test split.",
+)
+@click.option("--best", is_flag=True, help="Use the run's best checkpoint, not its final model.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
+def evaluate(
+    source: str, spec: str | None, data: str | None, best: bool, plugins: tuple[str, ...]
+) -> None:
+    """Evaluate SOURCE (a run directory or a .keras file) on held-out data.
+
+    Uses the test split of the spec's train.data (the same seeded split as
+    training), or every row of --data FILE. Prints one `metric: value` per line.
+    """
+    _quiet_tensorflow()
+    from .training import evaluate as run_evaluate
+
+    try:
+        metrics = run_evaluate(source, spec=spec, data=data, plugins=plugins, best=best)
+    except SpecError as err:
+        _fail_spec(err, spec or source)
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    for key, value in metrics.items():
+        click.echo(f"{key}: {value:.6g}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Inputs: a .npz (arrays named like the model inputs) or a .csv file.",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the predictions: .npz or .csv.",
+)
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The spec that maps file columns onto inputs (a run directory keeps its own).",
+)
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
+def predict(
+    source: str, input_path: str, output: str, spec: str | None, plugins: tuple[str, ...]
+) -> None:
+    """Run SOURCE (a run directory or a .keras file) on new inputs; write predictions."""
+    if Path(output).suffix.lower() not in (".npz", ".csv"):
+        raise click.BadParameter(
+            f"expected a path ending in .npz or .csv. Received: {output}", param_hint="'--output'"
+        )
+    _quiet_tensorflow()
+    from .training import predict as run_predict
+
+    try:
+        result = run_predict(source, input_path, output=output, spec=spec, plugins=plugins)
+    except SpecError as err:
+        _fail_spec(err, spec or input_path)
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    for name, values in result.items():
+        click.echo(f"{name}: {values.shape[0]} predictions, shape {tuple(values.shape[1:])}")
+    click.echo(f"wrote {output}")

@@ -307,3 +307,70 @@ def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> Documen
             *doc.locate(()),
         )
     return doc
+
+
+def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> list[str]:
+    """Set values in ``doc.data`` from ``key.path=value`` overrides (``--set``).
+
+    Values are read as YAML with the spec's rules (``1e-3`` is a float), so
+    ``train.epochs=3`` sets an integer and ``compile.optimizer={type: sgd}`` a
+    mapping. List items are addressed by index (``layers.2.units=64``).
+    Returns the overrides as ``key=value`` strings, for the run's record.
+
+    Raises:
+        SpecLoadError: An override is not ``key=value``, or its path runs
+            through a value that is not a mapping or a list.
+
+    Example:
+        >>> doc = load_document("train: {epochs: 10}")
+        >>> apply_overrides(doc, ["train.epochs=3"]); doc.data["train"]["epochs"]
+        ['train.epochs=3']
+        3
+    """
+    items: list[tuple[str, Any]] = []
+    record: list[str] = []
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+        record = [f"{k}={v!r}" for k, v in items]
+    else:
+        for text in overrides:
+            key, sep, value = text.partition("=")
+            if not sep or not key.strip():
+                raise _fail(
+                    "--set", f"expected key.path=value (e.g. train.epochs=3). Received: {text!r}"
+                )
+            try:
+                parsed = load_document(f"value: {value}").data["value"]
+            except SpecLoadError as err:
+                raise _fail("--set", f"{key}: {err.diagnostics[0].message}") from None
+            items.append((key.strip(), parsed))
+            record.append(f"{key.strip()}={value.strip()}")
+    for key, value in items:
+        parts: list[str | int] = [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
+        target = doc.data
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(target, dict):
+                target = target.setdefault(part, {})
+            elif (
+                isinstance(target, list)
+                and isinstance(part, int)
+                and -len(target) <= part < len(target)
+            ):
+                target = target[part]
+            else:
+                where = ".".join(map(str, parts[:i])) or "the spec"
+                raise _fail(
+                    "--set",
+                    f"{key}: cannot go into '{part}': '{where}' is {target!r}, "
+                    "not a mapping or a list long enough",
+                )
+        last = parts[-1]
+        if isinstance(target, dict) or (
+            isinstance(target, list)
+            and isinstance(last, int)
+            and -len(target) <= last < len(target)
+        ):
+            target[last] = value  # type: ignore[index]
+        else:
+            raise _fail("--set", f"{key}: cannot set '{last}' in {type(target).__name__}")
+    return record

@@ -37,15 +37,21 @@ from .graph import effective_inputs, iter_refs, parse_ref, topological_order
 from .loader import Document, load_document
 from .schema import (
     ADD_LOSS_FUNCTIONS,
+    KERAS_DATASETS,
     NAME_PATTERN,
+    SKLEARN_DATASETS,
+    TRANSFORMS,
     AddLossSpec,
     CompileSpec,
+    DataSpec,
     InputSpec,
     LayerNode,
     ModelSpec,
+    SplitSpec,
+    TrainSpec,
 )
 
-Source = str | os.PathLike[str] | Mapping[str, Any] | ModelSpec
+Source = str | os.PathLike[str] | Mapping[str, Any] | ModelSpec | Document
 PathT = tuple[str | int, ...]
 NAME_RE = re.compile(NAME_PATTERN)
 
@@ -94,12 +100,26 @@ _FIELD_HINTS = {
     "weight": "a finite number",
     "fn": "one of " + ", ".join(ADD_LOSS_FUNCTIONS),
     "modelspec": "1, the spec format version this modelspec reads",
+    "epochs": "a positive integer",
+    "batch_size": "a positive integer",
+    "steps_per_execution": "a positive integer",
+    "source": "one of sklearn, keras, npz, csv, images, function",
+    "validation": "a fraction: at least 0 and below 1",
+    "test": "a fraction: at least 0 and below 1",
+    "jit_compile": "true, false or auto",
+    "verbose": "0 (silent), 1 (progress bar) or 2 (a line per epoch)",
 }
 
 
 def _fields_at(path: PathT) -> list[str]:
     """Keys allowed in the mapping at ``path`` (for did-you-mean)."""
-    models: dict[PathT, type] = {(): ModelSpec, ("compile",): CompileSpec}
+    models: dict[PathT, type] = {
+        (): ModelSpec,
+        ("compile",): CompileSpec,
+        ("train",): TrainSpec,
+        ("train", "data"): DataSpec,
+        ("train", "data", "split"): SplitSpec,
+    }
     if len(path) == 2 and path[0] == "inputs":
         return list(InputSpec.model_fields)
     if len(path) == 3 and path[0] == "layers" and path[2] == "add_loss":
@@ -519,6 +539,81 @@ class _Checker:
                     self.known_name(namespace, item, ("compile", key, *_as_path(sub)))
         self.optimizer(section.get("optimizer"))
 
+    # -- train -------------------------------------------------------------
+    def train(self) -> None:
+        section = self.data.get("train")
+        if not isinstance(section, dict):
+            return
+        compile_ = self.data.get("compile")
+        if not (isinstance(compile_, dict) and compile_.get("loss")):
+            self.add(
+                ("train",),
+                "training needs a loss: add `compile: {loss: ...}` "
+                "(e.g. sparse_categorical_crossentropy)",
+                key=True,
+            )
+        for i, callback in enumerate(_list(section.get("callbacks"))):
+            if isinstance(callback, dict) and "type" in callback:
+                path: PathT = ("train", "callbacks", i)
+                sig = self.keras_class("callbacks", callback["type"], (*path, "type"))
+                if sig is not None:
+                    args = {k: v for k, v in callback.items() if k != "type"}
+                    self.layer_args(sig, args, path)
+        data = section.get("data")
+        if isinstance(data, dict):
+            self.train_data(data)
+
+    def train_data(self, data: dict[str, Any]) -> None:
+        path: PathT = ("train", "data")
+        source, name = data.get("source"), data.get("name")
+        known = {"sklearn": SKLEARN_DATASETS, "keras": KERAS_DATASETS}.get(str(source))
+        if known is not None:
+            if name is None:
+                self.add(path, f"missing required key 'name' (one of {', '.join(known)})")
+            elif isinstance(name, str) and name not in known:
+                hint = did_you_mean(name, known) or f" Known: {', '.join(known)}."
+                self.add((*path, "name"), f"unknown {source} dataset '{name}'.{hint}")
+        elif source == "function":
+            if name is None:
+                self.add(path, "missing required key 'name' (a registered data function)")
+            elif isinstance(name, str):
+                self.known_name("datasets", name, (*path, "name"))
+        elif source in ("npz", "csv", "images") and data.get("path") is None:
+            self.add(path, f"missing required key 'path' (the {source} file or folder)")
+        input_names = [i.get("name") for i in _list(self.data.get("inputs")) if isinstance(i, dict)]
+        output_names = _output_names(self.data.get("outputs"))
+        for key, names, noun in (
+            ("inputs", input_names, "model input"),
+            ("targets", output_names, "model output"),
+            ("transform", [*input_names, *output_names], "model input or output"),
+        ):
+            mapping = data.get(key)
+            if not isinstance(mapping, dict):
+                continue
+            for name_ in mapping:
+                if name_ not in names:
+                    hint = did_you_mean(str(name_), map(str, names))
+                    self.add(
+                        (*path, key, name_),
+                        f"unknown {noun} '{name_}' (the model has "
+                        f"{', '.join(map(str, names))}).{hint}",
+                        key=True,
+                    )
+        for name_, steps in (data.get("transform") or {}).items():
+            for j, step in enumerate(_list(steps)):
+                if not isinstance(step, dict):
+                    continue
+                for op in step:
+                    if op not in TRANSFORMS:
+                        hint = (
+                            did_you_mean(str(op), TRANSFORMS) or f" Known: {', '.join(TRANSFORMS)}."
+                        )
+                        self.add(
+                            (*path, "transform", name_, j, op),
+                            f"unknown transform '{op}'.{hint}",
+                            key=True,
+                        )
+
     def optimizer(self, optimizer: Any) -> None:
         path: PathT = ("compile", "optimizer")
         name = optimizer.get("type") if isinstance(optimizer, dict) else optimizer
@@ -537,9 +632,9 @@ class _Checker:
         sig = catalogue.keras_class(section, name)
         if sig is None:
             known = catalogue.keras_class_names(section)
-            if section == "optimizers":  # specs name optimizers as Keras strings do
-                known = [k.lower() for k in known]
-            noun = "optimizer" if section == "optimizers" else "learning-rate schedule"
+            noun = {"optimizers": "optimizer", "schedules": "learning-rate schedule"}.get(
+                section, "callback"
+            )
             hint = did_you_mean(name, known) or f" Known: {', '.join(known)}."
             self.add(path, f"unknown {noun} '{name}'.{hint}")
         return sig
@@ -627,7 +722,9 @@ def validate_spec(
         True
     """
     plugins_module.load_plugins(plugins)
-    if isinstance(source, ModelSpec):
+    if isinstance(source, Document):
+        doc = source
+    elif isinstance(source, ModelSpec):
         doc = source.document
     else:
         try:
@@ -643,6 +740,7 @@ def _check(doc: Document, allow_imports: bool) -> Report:
     checker.imports()
     checker.graph()
     checker.compile()
+    checker.train()
     order = {d: i for i, d in enumerate(checker.diagnostics)}
     diagnostics = sorted(checker.diagnostics, key=lambda d: (d.line, d.column, order[d]))
     report = Report(doc.file, diagnostics)
@@ -679,7 +777,10 @@ def load_spec(
     if isinstance(source, ModelSpec) and source._document is not None:
         return source
     plugins_module.load_plugins(plugins)
-    doc = source.document if isinstance(source, ModelSpec) else load_document(source)
+    if isinstance(source, Document):
+        doc = source
+    else:
+        doc = source.document if isinstance(source, ModelSpec) else load_document(source)
     report = _check(doc, allow_imports)
     if report.spec is None:
         raise SpecError(report.diagnostics)

@@ -116,3 +116,26 @@ def test_unquoted_indexed_reference_in_flow_style_gets_a_hint() -> None:
         "<string>:2:27: invalid YAML: did not find expected ',' or ']'. Inside [...] or {...}, "
         "YAML reads '[' as the start of a list: quote indexed references, e.g. 'enc[1]'"
     )
+
+
+def test_overrides_set_values_read_as_yaml() -> None:
+    from modelspec.loader import apply_overrides
+
+    doc = load_document("train: {epochs: 10}\nlayers: [{units: 3}]\n")
+    record = apply_overrides(
+        doc, ["train.epochs=3", "layers.0.units=1e2", "compile.optimizer={type: sgd}"]
+    )
+    assert record == ["train.epochs=3", "layers.0.units=1e2", "compile.optimizer={type: sgd}"]
+    assert doc.data == {
+        "train": {"epochs": 3},
+        "layers": [{"units": 100.0}],
+        "compile": {"optimizer": {"type": "sgd"}},
+    }
+    with pytest.raises(SpecLoadError, match=r"--set: expected key.path=value"):
+        apply_overrides(doc, ["train.epochs"])
+    with pytest.raises(
+        SpecLoadError, match=r"cannot go into 'x': 'train.epochs' is 3, not a mapping"
+    ):
+        apply_overrides(doc, ["train.epochs.x.y=1"])
+    with pytest.raises(SpecLoadError, match=r"cannot set '5' in list"):
+        apply_overrides(doc, ["layers.5=1"])

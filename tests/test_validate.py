@@ -436,3 +436,58 @@ def test_load_failures_raise_spec_load_error(write_spec: Callable[..., str]) -> 
     with pytest.raises(SpecLoadError) as err:
         load_spec(write_spec("- a list\n"))
     assert isinstance(err.value, SpecError)
+
+
+def test_train_section_is_checked(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: t
+inputs: [{name: x, shape: [64]}]
+layers:
+  - {name: out, type: Dense, units: 10}
+outputs: [out]
+compile: {loss: sparse_categorical_crossentropy}
+train:
+  data:
+    source: sklearn
+    name: digit
+    inputs: {xx: data}
+    transform: {x: [{divde_by: 16}]}
+  callbacks:
+    - {type: early_stoping, patience: 2}
+    - {type: ReduceLROnPlateau, patiense: 2}
+  epochs: 0
+  epoch: 3
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:11:11: train.data.name: unknown sklearn dataset 'digit'. Did you mean 'digits'?",
+        "spec.yaml:12:14: train.data.inputs.xx: unknown model input 'xx' (the model has x). Did you mean 'x'?",
+        "spec.yaml:13:22: train.data.transform.x[0].divde_by: unknown transform 'divde_by'. Did you mean 'divide_by'?",
+        "spec.yaml:15:14: train.callbacks[0].type: unknown callback 'early_stoping'. Did you mean 'early_stopping'?",
+        "spec.yaml:16:33: train.callbacks[1].patiense: unknown argument 'patiense' for ReduceLROnPlateau. Did you mean 'patience'?",
+        "spec.yaml:17:11: train.epochs: expected a positive integer. Received: epochs=0",
+        "spec.yaml:18:3: train.epoch: unknown key 'epoch'. Did you mean 'epochs'?",
+    ]
+
+
+def test_train_needs_a_loss_and_source_specific_keys() -> None:
+    text = (
+        HEADER
+        + "  - {name: out, type: Dense, units: 2}\noutputs: [out]\n"
+        + "train: {data: {source: npz}}\n"
+    )
+    assert lines(text) == [
+        "<string>:8:1: train: training needs a loss: add `compile: {loss: ...}` (e.g. sparse_categorical_crossentropy)",
+        "<string>:8:15: train.data: missing required key 'path' (the npz file or folder)",
+    ]
+    keras_text = text.replace("{source: npz}", "{source: keras, name: mnits}")
+    assert lines(keras_text)[1] == (
+        "<string>:8:37: train.data.name: unknown keras dataset 'mnits'. Did you mean 'mnist'?"
+    )
+    fn_text = text.replace("{source: npz}", "{source: function, name: my_data}")
+    assert lines(fn_text)[1] == (
+        "<string>:8:40: train.data.name: unknown data function 'my_data'. "
+        "Custom datasets need their plugin (--plugin)."
+    )

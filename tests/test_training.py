@@ -1,0 +1,252 @@
+"""Training, evaluation and prediction end to end (modelspec.training, the CLI verbs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from modelspec import RunError, SpecError, evaluate, load_model, predict, train
+from modelspec.cli import main
+
+from .conftest import ROOT
+
+DEFAULT = ROOT / "specs" / "antirectifier_digits.yaml"
+SMALL = """\
+modelspec: 1
+name: small
+inputs:
+  - {name: pixels, shape: [64]}
+layers:
+  - {name: hidden, type: Dense, units: 16, activation: relu}
+  - {name: probs, type: Dense, units: 10, activation: softmax}
+outputs: [probs]
+compile:
+  optimizer: {type: adam, learning_rate: 1e-2}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+train:
+  data:
+    source: sklearn
+    name: digits
+    transform: {pixels: [{divide_by: 16}]}
+  batch_size: 64
+  epochs: 3
+  verbose: 0
+"""
+
+
+def history_rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "history.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_writes_a_complete_run_directory(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    spec = write_spec(SMALL)
+    result = train(spec, overrides=["train.epochs=4"], out_dir=tmp_path / "runs")
+    run = result.run_dir
+    assert run.parent == tmp_path / "runs" and run.name.startswith("small-")
+    names = {p.name for p in run.iterdir()}
+    assert {"spec.yaml", "run.json", "model.keras", "best.keras", "history.csv",
+            "metrics.json", "curves.png", "logs"} <= names  # fmt: skip
+    assert not [n for n in names if n.startswith(".")], "temporary files left behind"
+    assert [r["epoch"] for r in history_rows(run)] == ["0", "1", "2", "3"]
+    assert len(result.history["loss"]) == len(result.history["val_loss"]) == 4
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics == pytest.approx(result.metrics)
+    assert set(metrics) == {"loss", "accuracy"} and metrics["accuracy"] > 0.8
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list((run / "logs").rglob("events.out.tfevents*"))
+    resolved = (run / "spec.yaml").read_text()
+    assert "--set train.epochs=4" in resolved.splitlines()[0]
+    assert "epochs: 4" in resolved
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["status"] == "done" and meta["overrides"] == ["train.epochs=4"]
+    # the saved model is the trained one
+    x = np.random.default_rng(0).random((5, 64), dtype="float32")
+    np.testing.assert_allclose(load_model(run / "model.keras").predict(x, verbose=0),
+                               result.model.predict(x, verbose=0), atol=1e-6)  # fmt: skip
+
+
+def test_evaluate_and_predict_a_run(write_spec: Callable[..., str], tmp_path: Path) -> None:
+    spec = write_spec(SMALL)
+    result = train(spec, out_dir=tmp_path / "runs")
+    # the same seeded test split as training
+    assert evaluate(result.run_dir) == pytest.approx(result.metrics, rel=1e-5)
+    assert set(evaluate(result.run_dir / "model.keras", spec=spec)) == {"loss", "accuracy"}
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "new.npz", x=x[:50], y=y[:50])
+    out = predict(result.run_dir, tmp_path / "new.npz", output=tmp_path / "pred.npz")
+    (probs,) = out.values()
+    assert probs.shape == (50, 10)
+    # the spec's transform (divide_by 16) was applied to the file's inputs
+    direct = result.model.predict(x[:50].astype("float32") / 16, verbose=0)
+    np.testing.assert_allclose(probs, direct, atol=1e-5)
+    with np.load(tmp_path / "pred.npz") as saved:
+        np.testing.assert_allclose(saved[next(iter(saved.files))], probs)
+    whole = evaluate(result.run_dir, data=tmp_path / "new.npz")
+    assert whole["accuracy"] == pytest.approx(np.mean(direct.argmax(1) == y[:50]), abs=1e-6)
+
+
+def test_registered_loss_by_name_trains(tmp_path: Path) -> None:
+    spec = str(ROOT / "specs" / "custom_loss.yaml")
+    result = train(spec, overrides={"train.epochs": 1, "train.verbose": 0}, out_dir=tmp_path)
+    assert result.model.loss.__name__ == "max_penalty_crossentropy"  # type: ignore[union-attr]
+    assert "categorical_accuracy" in result.metrics
+
+
+def test_callbacks_by_name_with_arguments(write_spec: Callable[..., str], tmp_path: Path) -> None:
+    callbacks = (
+        "  epochs: 30\n  callbacks:\n"
+        "    - {type: early_stopping, monitor: loss, patience: 0, min_delta: 10}\n"
+        "    - {type: ReduceLROnPlateau, patience: 1}\n"
+        "    - {type: terminate_on_nan}\n"
+    )
+    spec = write_spec(SMALL.replace("  epochs: 3\n", callbacks))
+    result = train(spec, out_dir=tmp_path)
+    assert len(result.history["loss"]) == 2  # stopped: no epoch improves the loss by 10
+
+
+def test_training_without_a_train_section_is_a_spec_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="has no `train:` section"):
+        train(ROOT / "specs" / "siamese.yaml", out_dir=tmp_path)
+    with pytest.raises(RunError, match="expected a run directory made by `modelspec train`"):
+        train(resume=tmp_path)
+
+
+def test_resume_continues_a_killed_run_from_its_last_epoch(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    # small batches make epochs long enough to be killed in the middle of one
+    spec = write_spec(SMALL.replace("batch_size: 64", "batch_size: 2").replace("epochs: 3", "epochs: 6")
+                      .replace("verbose: 0", "verbose: 2"))  # fmt: skip
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "modelspec", "train", spec, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    run_dir = None
+    while time.monotonic() < deadline:
+        runs = list(out.glob("small-*"))
+        if runs and (runs[0] / "history.csv").exists() and len(history_rows(runs[0])) >= 2:
+            run_dir = runs[0]
+            break
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.05)
+    assert run_dir is not None, "training never reached its second epoch"
+    time.sleep(0.2)  # into the next epoch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(history_rows(run_dir))
+    assert 2 <= done < 6
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+    assert not (run_dir / "model.keras").exists()
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "modelspec", "train", "--resume", str(run_dir)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    epochs_run = [
+        line.split()[1] for line in resumed.stdout.splitlines() if line.startswith("Epoch ")
+    ]
+    assert epochs_run[0] == f"{done + 1}/6", "resume must start after the last completed epoch"
+    assert epochs_run[-1] == "6/6"
+    assert [r["epoch"] for r in history_rows(run_dir)] == [str(i) for i in range(6)]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "done"
+    assert (run_dir / "model.keras").exists() and (run_dir / "metrics.json").exists()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_cli_train_evaluate_predict(write_spec: Callable[..., str], tmp_path: Path) -> None:
+    spec = write_spec(SMALL)
+    code, out = run(
+        "train",
+        spec,
+        "--out",
+        str(tmp_path / "runs"),
+        "--epochs",
+        "2",
+        "--set",
+        "train.batch_size=32",
+    )
+    assert code == 0, out
+    run_dir = next((tmp_path / "runs").glob("small-*"))
+    assert f"run: {run_dir}" in out
+    assert "epochs: 2 (best val_loss " in out
+    assert "test: loss " in out and "accuracy " in out
+    assert (
+        "files: best.keras curves.png history.csv logs/ metrics.json model.keras run.json spec.yaml"
+        in out
+    )
+    code, out = run("evaluate", str(run_dir))
+    assert code == 0, out
+    assert out.splitlines()[0].startswith("loss: ") and out.splitlines()[1].startswith("accuracy: ")
+    np.savez(tmp_path / "in.npz", x=np.zeros((3, 64)))
+    code, out = run(
+        "predict",
+        str(run_dir),
+        "--input",
+        str(tmp_path / "in.npz"),
+        "--output",
+        str(tmp_path / "p.csv"),
+    )
+    assert code == 0, out
+    assert out == f"probs: 3 predictions, shape (10,)\nwrote {tmp_path / 'p.csv'}\n"
+    assert (tmp_path / "p.csv").read_text().splitlines()[0].startswith("probs_0,")
+
+
+def test_cli_train_errors(write_spec: Callable[..., str], tmp_path: Path) -> None:
+    spec = write_spec(SMALL.replace("name: digits", "name: digitz"))
+    code, out = run("train", spec, "--out", str(tmp_path))
+    assert code == 1
+    assert (
+        "spec.yaml:16:11: train.data.name: unknown sklearn dataset 'digitz'. Did you mean 'digits'?"
+        in out
+    )
+    code, out = run("train", "--resume", str(tmp_path))
+    assert code == 2 and "expected a run directory made by `modelspec train`" in out
+    code, out = run("train")
+    assert code == 2 and "give a SPEC to train, or --resume RUN_DIR" in out
+    code, out = run("train", write_spec(SMALL, "ok.yaml"), "--set", "train.epochs")
+    assert code == 2 and "expected key.path=value" in out
+    assert not list(tmp_path.glob("small-*")), "a failed start leaves no run directory"
+
+
+def test_seed_makes_training_reproducible(write_spec: Callable[..., str], tmp_path: Path) -> None:
+    spec = write_spec(SMALL.replace("epochs: 3", "epochs: 1"))
+    a = train(spec, out_dir=tmp_path / "a")
+    b = train(spec, out_dir=tmp_path / "b")
+    assert a.history["loss"] == pytest.approx(b.history["loss"], rel=1e-5)
+
+
+OFFLINE_TRAINABLE = [
+    p for p in sorted((ROOT / "specs").glob("*.yaml"))
+    if "source: sklearn" in p.read_text()
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", OFFLINE_TRAINABLE, ids=lambda p: p.stem)
+def test_every_offline_spec_trains_an_epoch(path: Path, tmp_path: Path) -> None:
+    result = train(path, overrides=["train.epochs=1", "train.verbose=0"], out_dir=tmp_path)
+    assert len(result.history["loss"]) == 1
+    assert np.isfinite(result.metrics["loss"])
+    assert (result.run_dir / "model.keras").exists()
