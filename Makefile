@@ -36,6 +36,8 @@ format: venv
 bench: venv
 	$(BIN)/python bench/validate_vs_import.py
 	$(BIN)/python bench/build_deep.py
+	$(BIN)/python bench/antirectifier_vs_relu.py
+	$(BIN)/python bench/train_vs_keras.py --variant train.steps_per_execution=10
 
 ## Regenerate modelspec/keras_catalogue.json from the installed Keras.
 catalogue: venv
