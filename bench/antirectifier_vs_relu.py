@@ -49,8 +49,10 @@ def main() -> None:
                 result = train(
                     spec,
                     overrides=[
-                        f"train.seed={seed}",
+                        f"train.seed={seed}",  # initialisation, dropout, shuffling
+                        "train.data.split.seed=0",  # the same test set for every run
                         f"train.epochs={args.epochs}",
+                        "train.batch_size=128",
                         "train.callbacks=[]",
                         "train.verbose=0",
                     ],
