@@ -31,7 +31,7 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -74,6 +74,14 @@ CALLBACKS = {
     "terminate_on_nan": "TerminateOnNaN",
     "backup_and_restore": "BackupAndRestore",
 }
+# Callbacks whose file argument has a default inside the run directory (relative
+# paths are taken inside it too): name -> (argument, default).
+CALLBACK_RUN_FILES = {
+    "model_checkpoint": ("filepath", "best.keras"),
+    "csv_logger": ("filename", "history.csv"),
+    "tensorboard": ("log_dir", "logs"),
+    "backup_and_restore": ("backup_dir", "backup"),
+}
 
 
 #: Arguments that take a nested layer spec (``{type: LSTM, units: 64}``), or a list.
@@ -98,6 +106,7 @@ _POSITIVE_INT_ARGS = {
 _FRACTION_ARGS = {"rate", "dropout", "recurrent_dropout"}
 _INT_OR_INTS_ARGS = {"kernel_size", "strides", "pool_size", "dilation_rate", "size"}
 _SHAPE_ARGS = {"target_shape", "dims"}
+_FREQ_ARGS = {"save_freq", "update_freq"}  # callbacks: "epoch" or every N batches
 _NAMED_ARGS = {  # argument name -> the namespace of names it takes
     "activation": "activations",
     "recurrent_activation": "activations",
@@ -110,6 +119,7 @@ _SUFFIX_ARGS = {
 
 _Int = StrictInt
 _Number = StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+_False = Annotated[StrictBool, Field(le=False)]  # false only (Literal[False] takes 0)
 _IntOrInts = StrictInt | list[StrictInt | list[StrictInt] | None]
 
 
@@ -209,6 +219,12 @@ KINDS: dict[str, ArgKind] = {
             Annotated[_Number, Field(gt=0)] | dict[str, Any],
             anyOf=[{"type": "number", "exclusiveMinimum": 0}, {"type": "object"}],
         ),
+        _kind(
+            "freq",
+            "'epoch', 'batch', a positive integer (batches) or false",
+            Literal["epoch", "batch"] | Annotated[_Int, Field(gt=0)] | _False,
+            anyOf=[{"enum": ["epoch", "batch", False]}, {"type": "integer", "exclusiveMinimum": 0}],
+        ),
         _kind("any", "any value", Any),
     )
 }
@@ -243,6 +259,8 @@ def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any 
         return KINDS[_NAMED_ARGS[name]]
     if name == "learning_rate":
         return KINDS["learning_rate"]
+    if name in _FREQ_ARGS:
+        return KINDS["freq"]
     for suffix, namespace in _SUFFIX_ARGS.items():
         if name.endswith(suffix) or name == suffix[1:]:
             return KINDS[namespace]

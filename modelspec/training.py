@@ -57,12 +57,6 @@ if TYPE_CHECKING:
 
 PathLike = str | os.PathLike[str]
 #: Callbacks whose file arguments modelspec points into the run directory.
-_RUN_FILES = {
-    "model_checkpoint": ("filepath", "best.keras"),
-    "csv_logger": ("filename", "history.csv"),
-    "tensorboard": ("log_dir", "logs"),
-    "backup_and_restore": ("backup_dir", "backup"),
-}
 
 
 @dataclass
@@ -170,8 +164,8 @@ def _callbacks(spec: ModelSpec, run_dir: Path, has_validation: bool) -> list[Any
 
     def args(name: str, **defaults: Any) -> dict[str, Any]:
         given = dict(user.pop(name, {}))
-        if name in _RUN_FILES:  # relative paths are inside the run directory
-            key, default = _RUN_FILES[name]
+        if name in catalogue.CALLBACK_RUN_FILES:  # relative paths are inside the run directory
+            key, default = catalogue.CALLBACK_RUN_FILES[name]
             given[key] = str(run_dir / given.get(key, default))
         return defaults | given
 

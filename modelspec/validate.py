@@ -21,6 +21,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -557,6 +559,10 @@ class _Checker:
                 path: PathT = ("train", "callbacks", i)
                 sig = self.keras_class("callbacks", callback["type"], (*path, "type"))
                 if sig is not None:
+                    if callback["type"] in catalogue.CALLBACK_RUN_FILES:  # has a default
+                        arg = catalogue.CALLBACK_RUN_FILES[callback["type"]][0]
+                        optional = dataclasses.replace(sig.args[arg], required=False)
+                        sig = dataclasses.replace(sig, args=sig.args | {arg: optional})
                     args = {k: v for k, v in callback.items() if k != "type"}
                     self.layer_args(sig, args, path)
         data = section.get("data")

@@ -122,6 +122,22 @@ def test_callbacks_by_name_with_arguments(write_spec: Callable[..., str], tmp_pa
     assert len(result.history["loss"]) == 2  # stopped: no epoch improves the loss by 10
 
 
+def test_run_file_callbacks_take_their_arguments_without_a_path(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    callbacks = (
+        "  callbacks:\n"
+        "    - {type: model_checkpoint, save_best_only: false, save_freq: 5}\n"
+        "    - {type: backup_and_restore, save_freq: false}\n"
+        "    - {type: tensorboard, update_freq: batch}\n"
+    )
+    spec = write_spec(SMALL + callbacks)
+    result = train(spec, out_dir=tmp_path)
+    assert (result.run_dir / "best.keras").is_file()  # saved every 5 batches, not on val_loss
+    assert not (result.run_dir / "backup").exists()  # save_freq false: no backups
+    assert list((result.run_dir / "logs" / "train").iterdir())
+
+
 def test_training_without_a_train_section_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="has no `train:` section"):
         train(ROOT / "specs" / "siamese.yaml", out_dir=tmp_path)

@@ -491,3 +491,26 @@ def test_train_needs_a_loss_and_source_specific_keys() -> None:
         "<string>:8:40: train.data.name: unknown data function 'my_data'. "
         "Custom datasets need their plugin (--plugin)."
     )
+
+
+def test_callbacks_run_file_args_are_optional_and_freqs_take_ints() -> None:
+    text = (
+        HEADER
+        + "  - {name: out, type: Dense, units: 2}\noutputs: [out]\n"
+        + "compile: {loss: mse}\n"
+        + "train:\n  data: {source: sklearn, name: iris}\n  callbacks:\n"
+        + "    - {type: model_checkpoint, save_freq: 10}\n"
+        + "    - {type: backup_and_restore, save_freq: false}\n"
+        + "    - {type: tensorboard, update_freq: batch}\n"
+        + "    - {type: csv_logger}\n"
+    )
+    assert lines(text) == []
+    bad = text.replace("save_freq: 10", "save_freq: 0").replace(
+        "update_freq: batch", "update_freq: 1.5"
+    )
+    assert lines(bad) == [
+        "<string>:12:43: train.callbacks[0].save_freq: expected 'epoch', 'batch', a positive "
+        "integer (batches) or false. Received: save_freq=0",
+        "<string>:14:40: train.callbacks[2].update_freq: expected 'epoch', 'batch', a positive "
+        "integer (batches) or false. Received: update_freq=1.5",
+    ]
