@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import re
 from collections.abc import Iterable, Mapping
