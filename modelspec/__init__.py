@@ -11,7 +11,8 @@ Example:
     153098
 
 Keras-dependent functions (``build_model``, ``load_model``, ``train``,
-``evaluate``, ``predict``) are imported on first use, so ``import modelspec`` stays fast.
+``evaluate``, ``predict``, ``export_model``) are imported on first use, so
+``import modelspec`` stays fast.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from .validate import Report, load_spec, validate_spec
 
 if TYPE_CHECKING:
     from .builder import build_model, load_model
+    from .export import ExportResult, export_model, read_provenance
     from .training import TrainResult, evaluate, predict, train
 
 __version__ = "0.1.0"
@@ -57,6 +59,7 @@ __all__ = [
     "Diagnostic",
     "DownloadError",
     "ExportError",
+    "ExportResult",
     "ModelSpec",
     "ModelSpecError",
     "PluginError",
@@ -70,9 +73,11 @@ __all__ = [
     "__version__",
     "build_model",
     "evaluate",
+    "export_model",
     "load_model",
     "load_spec",
     "predict",
+    "read_provenance",
     "register_activation",
     "register_constraint",
     "register_dataset",
@@ -92,6 +97,9 @@ _LAZY = {
     "evaluate": "training",
     "predict": "training",
     "TrainResult": "training",
+    "export_model": "export",
+    "ExportResult": "export",
+    "read_provenance": "export",
 }
 
 

@@ -14,15 +14,18 @@ import fnmatch
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from . import __version__
-from .errors import Diagnostic, PluginError, RunError, SpecError
+from .console import captured_stderr, verbose
+from .errors import Diagnostic, ExportError, PluginError, RunError, SpecError
+
+if TYPE_CHECKING:
+    from .schema import ModelSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,23 +72,11 @@ def _quiet_tensorflow() -> None:
     captured, and the capture is replayed if the import fails. Nothing is
     hidden when the user asked for TensorFlow's logs (``TF_CPP_MIN_LOG_LEVEL=0``).
     """
-    if "keras" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+    if "keras" in sys.modules or verbose():
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with captured_stderr(replay_on_error=True):
+        import keras  # noqa: F401
 
 
 def _before_plugins(plugins: tuple[str, ...], allow_imports: bool) -> None:
@@ -376,6 +367,12 @@ def train(
         click.echo(f"test: {shown}")
     files = sorted(p.name + ("/" if p.is_dir() else "") for p in result.run_dir.iterdir())
     click.echo(f"files: {' '.join(f for f in files if not f.startswith('.'))}")
+    for exported in result.exports:
+        click.echo(exported.summary())
+    for _, error in result.export_errors:
+        click.echo(f"Error: {error}", err=True)
+    if result.export_errors:
+        sys.exit(EXIT_BAD_SPEC)
 
 
 @main.command()
@@ -454,3 +451,143 @@ def predict(
     for name, values in result.items():
         click.echo(f"{name}: {values.shape[0]} predictions, shape {tuple(values.shape[1:])}")
     click.echo(f"wrote {output}")
+
+
+def _export_formats(values: tuple[str, ...]) -> list[str]:
+    """``-f onnx -f litert,openvino`` or ``-f all`` -> format names (checked by click)."""
+    from .schema import EXPORT_FORMATS
+
+    chosen: list[str] = []
+    for value in values:
+        for name in filter(None, (v.strip() for v in value.split(","))):
+            if name == "all":
+                chosen += EXPORT_FORMATS
+            elif name in EXPORT_FORMATS:
+                chosen.append(name)
+            else:
+                from .catalogue import did_you_mean
+
+                hint = did_you_mean(name, [*EXPORT_FORMATS, "all"])
+                raise click.BadParameter(
+                    f"expected one of {', '.join(EXPORT_FORMATS)} or all. Received: {name}.{hint}",
+                    param_hint="'--format'",
+                )
+    return list(dict.fromkeys(chosen))
+
+
+@main.command(name="export")
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--format",
+    "-f",
+    "formats",
+    multiple=True,
+    metavar="FMT",
+    help="keras, saved_model, litert, onnx, openvino, or all; repeatable or comma-separated. "
+    "Default: the spec's export.formats.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(),
+    help="The artifact's path (one format), or a directory. Default: the run "
+    "directory's export/, else the current directory.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    help="Largest max abs difference from Keras accepted (default 1e-5 for keras and "
+    "saved_model, 1e-4 for the others, or the spec's export.tolerance).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    help="Sample inputs the check runs (default 8, or the spec's export.samples).",
+)
+@click.option("--no-check", is_flag=True, help="Do not reload and compare the artifacts.")
+@click.option("--best", is_flag=True, help="From a run directory, export best.keras.")
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The spec of a .keras SOURCE (sample data and provenance).",
+)
+@_plugin_options
+def export(
+    source: str,
+    formats: tuple[str, ...],
+    out: str | None,
+    tolerance: float | None,
+    samples: int | None,
+    no_check: bool,
+    best: bool,
+    spec: str | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
+) -> None:
+    """Export SOURCE (a spec, a .keras file or a run directory) and check each artifact.
+
+    Each artifact is reloaded in its own runtime (Keras, TensorFlow, LiteRT,
+    onnxruntime, OpenVINO), run on sample inputs (the spec's data, else random)
+    and compared with the Keras model; the max abs difference is printed. An
+    artifact over tolerance is not written, and the exit code is 1.
+    """
+    chosen = _export_formats(formats)
+    path = Path(source)
+    _quiet_tensorflow()
+    from .export import FORMATS, export_all, export_model
+
+    try:
+        if not chosen:  # the spec's export section
+            from .training import run_spec
+            from .validate import load_spec
+
+            loaded: ModelSpec | None = None
+            if path.is_dir():
+                loaded = run_spec(path, plugins=plugins, allow_imports=allow_imports)
+            else:
+                named = spec or (source if path.suffix != ".keras" else None)
+                loaded = load_spec(named, plugins=plugins) if named else None
+            if loaded is None or loaded.export is None:
+                raise click.UsageError("give --format FMT (the spec has no export: section)")
+            chosen = list(loaded.export.formats)
+        options: dict[str, Any] = {
+            "check": not no_check,
+            "tolerance": tolerance,
+            "samples": samples,
+            "spec": spec,
+            "plugins": plugins,
+            "allow_imports": allow_imports,
+            "best": best,
+        }
+        default_dir = path / "export" if path.is_dir() else Path(".")
+        as_file = (
+            out is not None
+            and len(chosen) == 1
+            and not Path(out).is_dir()
+            and not out.endswith(("/", os.sep))
+        )
+        if as_file:
+            assert out is not None
+            suffix = FORMATS[chosen[0]].suffix
+            if suffix and not out.endswith(suffix):
+                raise click.BadParameter(
+                    f"expected a path ending in {suffix} for {chosen[0]}. Received: {out}",
+                    param_hint="'--out'",
+                )
+            results = [export_model(source, chosen[0], out, **options)]
+            failures: list[tuple[str, ExportError]] = []
+        else:
+            results, failures = export_all(source, chosen, out or default_dir, **options)
+    except SpecError as err:
+        _fail_spec(err, spec or source)
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    except ExportError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    for result in results:
+        click.echo(result.summary())
+    for _, error in failures:
+        click.echo(f"Error: {error}", err=True)
+    if failures:
+        sys.exit(EXIT_BAD_SPEC)

@@ -196,6 +196,30 @@ class TrainSpec(_Strict):
     verbose: Literal[0, 1, 2] = 1
 
 
+ExportFormat = Literal["keras", "saved_model", "litert", "onnx", "openvino"]
+#: Formats ``modelspec export`` writes, in the order ``all`` exports them.
+EXPORT_FORMATS: tuple[str, ...] = ExportFormat.__args__  # type: ignore[attr-defined]
+Tolerance = Annotated[StrictFloat | StrictInt, Field(ge=0)]
+
+
+class ExportSpec(_Strict):
+    """What ``modelspec train`` exports at the end of a run; defaults for ``modelspec export``.
+
+    Attributes:
+        formats: Formats to write (keras, saved_model, litert, onnx, openvino).
+        tolerance: Largest max-abs difference from the Keras model accepted when
+            checking an artifact: one number, or one per format. Defaults: 1e-5
+            for keras and saved_model, 1e-4 for the others.
+        samples: Sample inputs the check runs (from the spec's data, else random).
+        check: Reload every artifact in its own runtime and compare its outputs.
+    """
+
+    formats: Annotated[list[ExportFormat], Field(min_length=1)]
+    tolerance: Tolerance | dict[ExportFormat, Tolerance] | None = None
+    samples: Annotated[StrictInt, Field(gt=0)] = 8
+    check: bool = True
+
+
 class ModelSpec(_Strict):
     """A whole spec. Build one with :func:`modelspec.load_spec`, which also checks the graph.
 
@@ -209,6 +233,7 @@ class ModelSpec(_Strict):
         outputs: Node references: a list, or a mapping ``{output_name: ref}``.
         compile: Optimizer, losses and metrics.
         train: Data and fit settings for ``modelspec train``.
+        export: Formats ``modelspec train`` exports at the end of a run.
     """
 
     modelspec: Literal[1]
@@ -220,6 +245,7 @@ class ModelSpec(_Strict):
     outputs: Ref | Annotated[list[Ref], Field(min_length=1)] | dict[Name, Ref]
     compile: CompileSpec | None = None
     train: TrainSpec | None = None
+    export: ExportSpec | None = None
 
     _document: Document | None = PrivateAttr(default=None)
 

@@ -47,13 +47,14 @@ import numpy as np
 import yaml
 
 from . import __version__, catalogue
-from .errors import RunError
+from .errors import ExportError, RunError
 from .loader import Document, apply_overrides, load_document
 from .schema import ModelSpec
 from .validate import load_spec
 
 if TYPE_CHECKING:
     from .data import Data
+    from .export import ExportResult
 
 PathLike = str | os.PathLike[str]
 #: Callbacks whose file arguments modelspec points into the run directory.
@@ -69,12 +70,18 @@ class TrainResult:
             the epochs of earlier runs included when resumed.
         metrics: Final evaluation on the test split (``{}`` when there is none).
         run_dir: The run directory.
+        exports: The artifacts the spec's ``export:`` section asked for, checked
+            (in ``run_dir/export/``).
+        export_errors: ``(format, error)`` for each export that failed; the
+            run itself is complete.
     """
 
     model: keras.Model
     history: dict[str, list[float]]
     metrics: dict[str, float]
     run_dir: Path
+    exports: list[ExportResult] = dataclasses.field(default_factory=list)
+    export_errors: list[tuple[str, ExportError]] = dataclasses.field(default_factory=list)
 
 
 # -- files ---------------------------------------------------------------------
@@ -339,7 +346,39 @@ def train(
     plot_history(history, run_dir / "curves.png", title=loaded.name)
     meta |= {"status": "done", "finished": datetime.datetime.now().isoformat(timespec="seconds")}
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
-    return TrainResult(model, history, metrics, run_dir)
+    result = TrainResult(model, history, metrics, run_dir)
+    if loaded.export is not None:
+        _export_run(result, loaded, meta, plugins, allow_imports)
+    return result
+
+
+def _export_run(
+    result: TrainResult,
+    spec: ModelSpec,
+    meta: dict[str, Any],
+    plugins: Iterable[str],
+    allow_imports: bool,
+) -> None:
+    """The spec's ``export:`` formats, from the run directory's model.keras (so
+    the saved model is what gets exported and checked), into ``export/``."""
+    from .export import export_all
+
+    assert spec.export is not None
+    run_dir = result.run_dir
+    result.exports, result.export_errors = export_all(
+        run_dir,
+        spec.export.formats,
+        run_dir / "export",
+        check=spec.export.check,
+        plugins=plugins,
+        allow_imports=allow_imports,
+    )
+    meta["exports"] = {
+        r.format: {"path": str(r.path.relative_to(run_dir)), "max_abs_diff": r.max_abs_diff}
+        for r in result.exports
+    }
+    meta["exports"] |= {f: {"error": str(e)} for f, e in result.export_errors}
+    write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
 
 
 def _resolved_yaml(spec: ModelSpec, record: list[str]) -> str:

@@ -38,6 +38,7 @@ from .graph import effective_inputs, iter_refs, parse_ref, topological_order
 from .loader import Document, load_document
 from .schema import (
     ADD_LOSS_FUNCTIONS,
+    EXPORT_FORMATS,
     KERAS_DATASETS,
     NAME_PATTERN,
     SKLEARN_DATASETS,
@@ -45,6 +46,7 @@ from .schema import (
     AddLossSpec,
     CompileSpec,
     DataSpec,
+    ExportSpec,
     InputSpec,
     LayerNode,
     ModelSpec,
@@ -109,6 +111,9 @@ _FIELD_HINTS = {
     "test": "a fraction: at least 0 and below 1",
     "jit_compile": "true, false or auto",
     "verbose": "0 (silent), 1 (progress bar) or 2 (a line per epoch)",
+    "formats": "formats from " + ", ".join(EXPORT_FORMATS),
+    "tolerance": "a number at least 0, or a mapping {format: number}",
+    "samples": "a positive integer",
 }
 
 
@@ -120,6 +125,7 @@ def _fields_at(path: PathT) -> list[str]:
         ("train",): TrainSpec,
         ("train", "data"): DataSpec,
         ("train", "data", "split"): SplitSpec,
+        ("export",): ExportSpec,
     }
     if len(path) == 2 and path[0] == "inputs":
         return list(InputSpec.model_fields)
@@ -220,7 +226,12 @@ class _Checker:
                 expected = e["msg"][0].lower() + e["msg"][1:]
                 expected = expected.removeprefix("value error, ").removeprefix("expected ")
                 expected = expected.removeprefix("input should be ")
-            self.add(path, f"expected {expected}. Received: {_value_text(self.data, path)}")
+            received = _value_text(self.data, path)
+            value = _existing(self.data, loc)[1]
+            if e["type"] == "literal_error" and isinstance(value, str):
+                choices = re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", "")))
+                received = f"{value!r}.{did_you_mean(value, choices)}".removesuffix(".")
+            self.add(path, f"expected {expected}. Received: {received}")
 
     # -- stage 2: imports, layer types, arguments --------------------------
     def imports(self) -> None:
