@@ -38,6 +38,7 @@ bench: venv
 	$(BIN)/python bench/build_deep.py
 	$(BIN)/python bench/antirectifier_vs_relu.py
 	$(BIN)/python bench/train_vs_keras.py --variant train.steps_per_execution=10
+	$(BIN)/python bench/export_latency.py
 
 ## Regenerate modelspec/keras_catalogue.json from the installed Keras.
 catalogue: venv

@@ -252,6 +252,14 @@ def _keras_cache() -> Path:
     return Path(base) / "datasets"
 
 
+def keras_dataset_cached(entry: DataSpec) -> bool:
+    """True when a ``source: keras`` dataset is in the Keras cache (no download needed)."""
+    target = _KERAS_FILES.get(str(entry.name), (str(entry.name), ""))[0]
+    if target.endswith(".npz") and isinstance(entry.args.get("path"), str):
+        target = entry.args["path"]
+    return (_keras_cache() / target).exists()
+
+
 def _keras_where(name: str, args: dict[str, Any]) -> str:
     target, what = _KERAS_FILES.get(name, (name, name))
     if target.endswith(".npz") and isinstance(args.get("path"), str):

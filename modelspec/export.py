@@ -241,20 +241,22 @@ def sample_inputs(
 
     Rows come from the test split of ``train.data`` (the train split when there
     is no test split), transformed as for training. Without data (no spec, no
-    ``train:`` section, or a dataset that cannot be downloaded here), random
+    ``train:`` section, or a ``source: keras`` dataset not downloaded yet), random
     inputs of the declared shapes and dtypes (sequence lengths of 4).
 
     Returns:
         The arrays in the order of ``model.inputs``, and a description for people.
     """
     if spec is not None and spec.train is not None:
-        from .data import load_data
+        from .data import keras_dataset_cached, load_data
 
+        entry = spec.train.data
         try:
+            if entry.source == "keras" and not keras_dataset_cached(entry):
+                raise DownloadError([])  # a few sample rows are not worth a download
             data = load_data(spec)
         except DownloadError:
-            what = spec.train.data.name or "the dataset"
-            return _random_inputs(model, n), f"{n} random inputs ({what} is not downloaded)"
+            return _random_inputs(model, n), f"{n} random inputs ({entry.name} is not downloaded)"
         name, split = ("test", data.test) if data.test is not None else ("train", data.train)
         names = [t.name for t in model.inputs]
         if all(k in split.x for k in names):
@@ -522,7 +524,7 @@ def read_provenance(path: PathLike) -> dict[str, Any]:
             import openvino as ov
 
             info = ov.Core().read_model(path).get_rt_info()[PROVENANCE]
-            found = {k: (str(v) or None) for k, v in info.astype(dict).items()}
+            found = {k: (v.astype(str) or None) for k, v in info.items()}
         else:
             raise ExportError(f"expected an exported artifact. Received: {path}")
     except (OSError, KeyError, StopIteration, ValueError) as err:

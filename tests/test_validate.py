@@ -514,3 +514,18 @@ def test_callbacks_run_file_args_are_optional_and_freqs_take_ints() -> None:
         "<string>:14:40: train.callbacks[2].update_freq: expected 'epoch', 'batch', a positive "
         "integer (batches) or false. Received: update_freq=1.5",
     ]
+
+
+def test_export_section_is_checked() -> None:
+    text = (
+        HEADER
+        + "  - {name: out, type: Dense, units: 2}\noutputs: [out]\n"
+        + "export:\n  formats: [onxx, litert]\n  tolerance: -1\n  sample: 3\n"
+    )
+    assert lines(text) == [
+        "<string>:9:13: export.formats[0]: expected formats from keras, saved_model, litert, onnx, openvino. Received: 'onxx'. Did you mean 'onnx'?",
+        "<string>:10:14: export.tolerance: expected a number at least 0, or a mapping {format: number}. Received: tolerance=-1",
+        "<string>:11:3: export.sample: unknown key 'sample'. Did you mean 'samples'?",
+    ]
+    good = text.replace("[onxx, litert]", "[onnx, litert]").replace("-1", "{onnx: 1e-3}")
+    assert lines(good.replace("  sample: 3\n", "  samples: 3\n")) == []
