@@ -1048,9 +1048,17 @@ def export_all(
         >>> done, failed = export_all("specs/siamese.yaml", ["onnx", "litert"], "out")
         ... # doctest: +SKIP
     """
-    chosen = [require(f) for f in formats]  # a missing runtime fails before any work
+    results: list[ExportResult] = []
+    failures: list[tuple[str, ExportError]] = []
+    chosen = []
+    for name in formats:  # a missing runtime fails before any work
+        try:
+            chosen.append(require(name))
+        except ExportError as err:
+            failures.append((name, err))
+    if not chosen:
+        return results, failures
     source = _load_source(model_or_source, spec, plugins, allow_imports, best)
-    results, failures = [], []
     for fmt in chosen:
         limit = tolerance.get(fmt.name) if isinstance(tolerance, Mapping) else tolerance
         target = Path(out_dir) / fmt.default_path(source.model.name)
