@@ -630,31 +630,28 @@ def _write_litert(model: keras.Model, path: Path, notes: list[str]) -> None:
     import tensorflow as tf
 
     builtins = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
-    try:
-        model.export(str(path), format="litert", verbose=False, target_spec=builtins)
+
+    def attempt(**options: Any) -> Exception | None:
+        try:
+            model.export(str(path), format="litert", verbose=False, **options)
+        except Exception as err:
+            return err
+        return None
+
+    first = attempt(target_spec=builtins)
+    if first is None:
         return
-    except Exception as err:
-        first = err
     if all(d is not None for t in model.inputs for d in t.shape[1:]):
         specs = [tf.TensorSpec((1, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs]
-        try:
-            model.export(
-                str(path),
-                format="litert",
-                verbose=False,
-                input_signature=[specs] if len(specs) > 1 else specs,
-                target_spec=builtins,
-            )
-        except Exception:
-            pass
-        else:
+        signature = [specs] if len(specs) > 1 else specs
+        if attempt(input_signature=signature, target_spec=builtins) is None:
             layers = layers_using_ops(model, _op_types(first)) or ["some layers"]
             notes.append(
                 f"batch size fixed to 1: with a free batch size, {', '.join(layers)} "
                 "cannot be lowered to builtin LiteRT ops"
             )
             return
-    model.export(str(path), format="litert", verbose=False)
+    model.export(str(path), format="litert", verbose=False)  # Keras's default (Flex ops)
 
 
 def _available(fmt: Format) -> bool:
@@ -753,17 +750,14 @@ def layers_using_ops(model: keras.Model, op_types: Iterable[str]) -> list[str]:
 
     def op_types_in(node: Any, seen: set[str]) -> Iterator[str]:
         yield node.op
+        called = [node.op]  # a call of a library function, or loop/branch bodies
         for attr in node.attr.values():
-            names = [attr.func.name] if attr.HasField("func") else []
-            names += [f.name for f in attr.list.func]
-            for name in names:
-                if name in library and name not in seen:
-                    seen.add(name)
-                    for inner in library[name].node_def:
-                        yield from op_types_in(inner, seen)
-            if node.op in library and node.op not in seen:  # a call of a library function
-                seen.add(node.op)
-                for inner in library[node.op].node_def:
+            called += [attr.func.name] if attr.HasField("func") else []
+            called += [f.name for f in attr.list.func]
+        for name in called:
+            if name in library and name not in seen:
+                seen.add(name)
+                for inner in library[name].node_def:
                     yield from op_types_in(inner, seen)
 
     layer_names = [layer.name for layer in model.layers]

@@ -14,6 +14,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
+#: A small digits classifier that trains in a second (tests that train).
+SMALL = """\
+modelspec: 1
+name: small
+inputs:
+  - {name: pixels, shape: [64]}
+layers:
+  - {name: hidden, type: Dense, units: 16, activation: relu}
+  - {name: probs, type: Dense, units: 10, activation: softmax}
+outputs: [probs]
+compile:
+  optimizer: {type: adam, learning_rate: 1e-2}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+train:
+  data:
+    source: sklearn
+    name: digits
+    transform: {pixels: [{divide_by: 16}]}
+  batch_size: 64
+  epochs: 3
+  verbose: 0
+"""
+
 
 @pytest.fixture
 def write_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:

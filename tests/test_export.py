@@ -19,7 +19,7 @@ from modelspec.cli import main
 from modelspec.export import FORMATS, RUNNERS, export_all, max_abs_diff
 from modelspec.schema import EXPORT_FORMATS
 
-from .conftest import ROOT, SPECS
+from .conftest import ROOT, SMALL, SPECS
 
 #: Formats a seed spec cannot export, and the layer the error must name.
 #: seq2seq: LSTM loops need TensorFlow ops that builtin LiteRT lacks and OpenVINO's
@@ -27,25 +27,17 @@ from .conftest import ROOT, SPECS
 #: sequence length, maps over the batch axis (a Keras bug that the check catches).
 CANNOT = {"seq2seq": {"saved_model", "litert", "onnx", "openvino"}}
 
-SMALL = """\
-modelspec: 1
-name: small
-inputs:
-  - {name: pixels, shape: [64]}
-layers:
-  - {name: hidden, type: Dense, units: 16, activation: relu}
-  - {name: probs, type: Dense, units: 10, activation: softmax}
-outputs: [probs]
-compile: {loss: sparse_categorical_crossentropy}
-train:
-  data: {source: sklearn, name: digits, transform: {pixels: [{divide_by: 16}]}}
-  epochs: 1
-  verbose: 0
-"""
-
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest()
+
+
+def hide_module(monkeypatch: pytest.MonkeyPatch, hidden: str) -> None:
+    """Make ``importlib.util.find_spec`` report ``hidden`` as not installed."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == hidden else real(name, *a)
+    )
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -188,12 +180,7 @@ def test_an_existing_saved_model_is_replaced_whole(tmp_path: Path) -> None:
 def test_a_missing_runtime_is_one_line_with_the_pip_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "onnxruntime" else real(name, *a),
-    )
+    hide_module(monkeypatch, "onnxruntime")
     message = "onnx export needs onnxruntime, not installed: pip install 'modelspec[onnx]'"
     with pytest.raises(ExportError) as err:
         export_model(ROOT / "specs" / "siamese.yaml", "onnx", tmp_path / "s.onnx")
@@ -208,12 +195,7 @@ def test_a_missing_runtime_is_one_line_with_the_pip_command(
 def test_litert_falls_back_to_tensorflows_interpreter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "ai_edge_litert" else real(name, *a),
-    )
+    hide_module(monkeypatch, "ai_edge_litert")
     result = export_model(
         ROOT / "specs" / "custom_activation.yaml", "litert", tmp_path / "m.tflite"
     )
@@ -319,7 +301,8 @@ def test_train_exports_the_spec_export_section_and_export_reads_it(
     write_spec: Callable[..., str], tmp_path: Path
 ) -> None:
     spec = write_spec(
-        SMALL + "export:\n  formats: [onnx, saved_model]\n  tolerance: {onnx: 1e-3}\n"
+        SMALL.replace("epochs: 3", "epochs: 1")
+        + "export:\n  formats: [onnx, saved_model]\n  tolerance: {onnx: 1e-3}\n"
     )
     result = train(spec, out_dir=tmp_path / "runs")
     export_dir = result.run_dir / "export"

@@ -19,31 +19,9 @@ from click.testing import CliRunner
 from modelspec import RunError, SpecError, evaluate, load_model, predict, train
 from modelspec.cli import main
 
-from .conftest import ROOT
+from .conftest import ROOT, SMALL
 
 DEFAULT = ROOT / "specs" / "antirectifier_digits.yaml"
-SMALL = """\
-modelspec: 1
-name: small
-inputs:
-  - {name: pixels, shape: [64]}
-layers:
-  - {name: hidden, type: Dense, units: 16, activation: relu}
-  - {name: probs, type: Dense, units: 10, activation: softmax}
-outputs: [probs]
-compile:
-  optimizer: {type: adam, learning_rate: 1e-2}
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-train:
-  data:
-    source: sklearn
-    name: digits
-    transform: {pixels: [{divide_by: 16}]}
-  batch_size: 64
-  epochs: 3
-  verbose: 0
-"""
 
 
 def history_rows(run_dir: Path) -> list[dict[str, str]]:
