@@ -40,9 +40,9 @@ bench: venv
 	$(BIN)/python bench/train_vs_keras.py --variant train.steps_per_execution=10
 	$(BIN)/python bench/export_latency.py
 
-## Regenerate modelspec/keras_catalogue.json from the installed Keras.
+## Regenerate modelspec/catalogue/keras_catalogue.json from the installed Keras.
 catalogue: venv
-	$(BIN)/python -m modelspec.catalogue
+	$(BIN)/python -m modelspec.layers.catalogue
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

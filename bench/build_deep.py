@@ -20,7 +20,7 @@ bottleneck.
 
 Keras walks a functional graph recursively (one Python frame per layer and more), so both
 sides raise the recursion limit around ``keras.Model(...)`` with
-``modelspec.builder.deep_graph(n)``, the context manager ``build_model`` uses itself.
+``modelspec.build.deep_graph(n)``, the context manager ``build_model`` uses itself.
 
 This prints numbers; it asserts nothing about timing.
 
@@ -49,7 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 from modelspec import build_model, validate_spec
-from modelspec.builder import deep_graph
+from modelspec.build import deep_graph
 
 TARGET_RATIO = 1.15
 WIDTH = 16

@@ -151,7 +151,7 @@ def worker_keras(epochs: int) -> dict[str, Any]:
 
     from modelspec import load_spec
     from modelspec.data import load_data
-    from modelspec.library import Antirectifier
+    from modelspec.layers import Antirectifier
 
     data = load_data(load_spec(SPEC))  # the very arrays modelspec trains on
     assert data.validation is not None and data.test is not None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import (
     BuildError,
     DataError,
@@ -43,15 +44,13 @@ from .registry import (
     register_metric,
     register_regularizer,
 )
-from .schema import ModelSpec
-from .validate import Report, load_spec, validate_spec
+from .spec.schema import ModelSpec
+from .spec.validate import Report, load_spec, validate_spec
 
 if TYPE_CHECKING:
-    from .builder import build_model, load_model
+    from .build import build_model, load_model
     from .export import ExportResult, export_model, read_provenance
     from .training import TrainResult, evaluate, predict, train
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BuildError",
@@ -90,22 +89,15 @@ __all__ = [
     "validate_spec",
 ]
 
-_LAZY = {
-    "build_model": "builder",
-    "load_model": "builder",
-    "train": "training",
-    "evaluate": "training",
-    "predict": "training",
-    "TrainResult": "training",
-    "export_model": "export",
-    "ExportResult": "export",
-    "read_provenance": "export",
-}
-
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
-
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'modelspec' has no attribute {name!r}")
+    """The Keras-side API, imported on first use so ``import modelspec`` stays fast."""
+    if name in ("build_model", "load_model"):
+        from . import build as module
+    elif name in ("train", "evaluate", "predict", "TrainResult"):
+        from . import training as module  # type: ignore[no-redef]
+    elif name in ("export_model", "ExportResult", "read_provenance"):
+        from . import export as module  # type: ignore[no-redef]
+    else:
+        raise AttributeError(f"module 'modelspec' has no attribute {name!r}")
+    return getattr(module, name)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .console import captured_stderr, verbose
 from .errors import Diagnostic, ExportError, PluginError, RunError, SpecError
 
 if TYPE_CHECKING:
-    from .schema import ModelSpec
+    from .spec.schema import ModelSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,7 +115,7 @@ def validate(
     Exits 0 when every spec is valid, 1 when one is not. Specs that only use
     built-in layers are checked without importing TensorFlow.
     """
-    from .validate import validate_spec
+    from .spec.validate import validate_spec
 
     _before_plugins(plugins, allow_imports)
     results = []
@@ -184,7 +184,7 @@ def build(
         raise click.BadParameter(
             f"expected a path ending in .keras. Received: {output}", param_hint="'--output'"
         )
-    from .validate import validate_spec
+    from .spec.validate import validate_spec
 
     _before_plugins(plugins, allow_imports)
     try:
@@ -196,7 +196,7 @@ def build(
         click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
         sys.exit(EXIT_BAD_SPEC)
     _quiet_tensorflow()
-    from .builder import build_model
+    from .build import build_model
 
     try:
         model = build_model(report.spec)
@@ -213,18 +213,10 @@ def build(
         f"{total - trainable:,} non-trainable)"
     )
     if output is not None:
-        _save_atomically(model, Path(output))
+        from .rundir import save_model
+
+        save_model(model, Path(output))
         click.echo(f"saved {output}")
-
-
-def _save_atomically(model: Any, target: Path) -> None:
-    """Save next to ``target`` under a temporary name, then rename over it."""
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @main.command()
@@ -235,7 +227,7 @@ def schema(indent: int) -> None:
     Save it and point your YAML editor at it, e.g. with a first line
     `# yaml-language-server: $schema=modelspec.schema.json`.
     """
-    from .schema import spec_json_schema
+    from .spec.jsonschema import spec_json_schema
 
     click.echo(json.dumps(spec_json_schema(), indent=indent or None))
 
@@ -251,7 +243,7 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
     """
     from . import catalogue, registry
     from . import plugins as plugin_loader
-    from .validate import _resolve_signature
+    from .errors import did_you_mean
 
     _before_plugins(plugins, plugin_loader.has_entry_point_plugins())
     try:
@@ -266,11 +258,11 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
         exact = [n for n in names if n.lower() == pattern.lower()]
         names = exact or names
     if not names:
-        hint = catalogue.did_you_mean(pattern or "", catalogue.builtin_layer_names())
+        hint = did_you_mean(pattern or "", catalogue.builtin_layer_names())
         raise click.UsageError(f"no layer type matches '{pattern}'.{hint}")
     detail = len(names) == 1
     for name in names:
-        sig = _resolve_signature(name)
+        sig = registry.layer_signature(name)
         if sig is None:
             continue
         args = ", ".join(
@@ -455,7 +447,8 @@ def predict(
 
 def _export_formats(values: tuple[str, ...]) -> list[str]:
     """``-f onnx -f litert,openvino`` or ``-f all`` -> format names (checked by click)."""
-    from .schema import EXPORT_FORMATS
+    from .errors import did_you_mean
+    from .spec.schema import EXPORT_FORMATS
 
     chosen: list[str] = []
     for value in values:
@@ -465,8 +458,6 @@ def _export_formats(values: tuple[str, ...]) -> list[str]:
             elif name in EXPORT_FORMATS:
                 chosen.append(name)
             else:
-                from .catalogue import did_you_mean
-
                 hint = did_you_mean(name, [*EXPORT_FORMATS, "all"])
                 raise click.BadParameter(
                     f"expected one of {', '.join(EXPORT_FORMATS)} or all. Received: {name}.{hint}",
@@ -538,8 +529,8 @@ def export(
 
     try:
         if not chosen:  # the spec's export section
-            from .training import run_spec
-            from .validate import load_spec
+            from .rundir import run_spec
+            from .spec.validate import load_spec
 
             loaded: ModelSpec | None = None
             if path.is_dir():

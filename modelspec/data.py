@@ -36,11 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .catalogue import did_you_mean
-from .errors import DataError, Diagnostic, DownloadError
-from .graph import parse_ref
-from .loader import Document, PathT
-from .schema import SKLEARN_DATASETS, TRANSFORMS, DataSpec, ModelSpec
+from .errors import DataError, Diagnostic, DownloadError, did_you_mean
+from .spec.graph import parse_ref
+from .spec.loader import Document, PathT
+from .spec.schema import SKLEARN_DATASETS, TRANSFORMS, DataSpec, ModelSpec
 
 if TYPE_CHECKING:
     import keras

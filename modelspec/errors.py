@@ -1,9 +1,10 @@
-"""The error hierarchy of modelspec.
+"""The error hierarchy of modelspec, and the hint every message can end with.
 
 Every error the library raises for a user's mistake derives from
 :class:`ModelSpecError`. Errors about a spec carry :class:`Diagnostic` objects
 that point at the spec's file, line and column; only the CLI turns them into
-exit codes.
+exit codes. Messages follow Keras's style: what was expected, what was
+received, then a hint such as :func:`did_you_mean`'s.
 
 Example:
     >>> from modelspec import SpecError, load_spec
@@ -16,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -135,3 +138,21 @@ class RegistryError(ModelSpecError):
 
 class PluginError(ModelSpecError):
     """A plugin module or entry point could not be imported."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A ``" Did you mean 'x'?"`` suffix, or ``""`` when nothing is close.
+
+    Example:
+        >>> did_you_mean("Dens", ["Dense", "Dropout"])
+        " Did you mean 'Dense'?"
+    """
+    candidates = list(candidates)
+    folded = {c.lower(): c for c in candidates}
+    if name.lower() in folded:
+        return f" Did you mean '{folded[name.lower()]}'?"
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)
+        close = [folded[c] for c in close]
+    return f" Did you mean '{close[0]}'?" if close else ""

@@ -45,10 +45,10 @@ import keras
 import numpy as np
 import yaml
 
-from . import __version__
+from ._version import __version__
 from .console import captured_stderr
-from .errors import DownloadError, ExportError, RunError
-from .schema import EXPORT_FORMATS, ModelSpec
+from .errors import DownloadError, ExportError, RunError, did_you_mean
+from .spec.schema import EXPORT_FORMATS, ModelSpec
 
 PathLike: TypeAlias = str | os.PathLike[str]
 #: What can be exported: a model, a spec file, a ``.keras`` file or a run directory.
@@ -169,9 +169,9 @@ def _load_source(
     allow_imports: bool,
     best: bool,
 ) -> _Source:
-    from .builder import build_model, load_model
-    from .training import run_spec
-    from .validate import load_spec
+    from .build import build_model, load_model
+    from .rundir import model_file, run_spec
+    from .spec.validate import load_spec
 
     loaded = None
     if spec is not None:
@@ -185,13 +185,7 @@ def _load_source(
             if loaded is None:
                 # the resolved spec the run trained from (its text is the provenance)
                 loaded = run_spec(path, plugins=plugins, allow_imports=allow_imports)
-            model_path = path / ("best.keras" if best else "model.keras")
-            if not model_path.is_file():
-                raise RunError(
-                    f"expected {model_path.name} in the run directory {path} (the run did "
-                    "not finish: resume it with `modelspec train --resume`)"
-                )
-            model = load_model(model_path, plugins=plugins)
+            model = load_model(model_file(path, best), plugins=plugins)
         elif path.suffix == ".keras":
             if not path.is_file():
                 raise RunError(f"expected a .keras file. Received: {source} (no such file)")
@@ -315,7 +309,7 @@ def _version(dist: str) -> str:
 def _run_keras(
     path: Path, model: keras.Model, arrays: list[np.ndarray]
 ) -> tuple[list[np.ndarray], str]:
-    from .builder import load_model
+    from .build import load_model
 
     reloaded = load_model(path)
     return _flat(
@@ -665,8 +659,6 @@ def require(fmt: str) -> Format:
         ExportError: Unknown format, or its runtime is not installed (the
             message gives the exact pip command).
     """
-    from .catalogue import did_you_mean
-
     if fmt not in FORMATS:
         hint = did_you_mean(fmt, FORMATS) or f" Known: {', '.join(FORMATS)}."
         raise ExportError(f"unknown export format '{fmt}'.{hint}")

@@ -24,9 +24,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+from . import catalogue, plugins
+from .catalogue import LayerSignature
 from .errors import RegistryError
 
 T = TypeVar("T")
+#: Where modelspec's own layers, activations and losses live: they may take built-in names.
+SHIPPED_PACKAGE = "modelspec.layers"
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,6 @@ class Registry:
         return decorator
 
     def _add(self, obj: T, name: str | None, force: bool) -> T:
-        from . import catalogue
-
         key = name or getattr(obj, "__name__", None)
         if not key or not isinstance(key, str):
             raise RegistryError(f"cannot register {obj!r}: pass a name=")
@@ -97,7 +99,7 @@ class Registry:
                     f"first); cannot register {_origin(obj)} under the same name. "
                     "Choose another name, or pass force=True to replace it."
                 )
-            shipped = _origin(obj).startswith("modelspec.library.")
+            shipped = _origin(obj).startswith(f"{SHIPPED_PACKAGE}.")
             builtin = not shipped and (
                 catalogue.keras_layer(key) is not None
                 if self.namespace == "layers"
@@ -181,3 +183,23 @@ register_initializer = initializers.register
 register_regularizer = regularizers.register
 register_constraint = constraints.register
 register_dataset = datasets.register
+
+
+def layer_signature(type_name: str) -> LayerSignature | None:
+    """A layer type's signature: registered, else built in, else from entry-point plugins.
+
+    Example:
+        >>> layer_signature("Dense").source
+        'keras'
+    """
+    for attempt in range(2):
+        cls = layers.get(type_name)
+        if cls is not None:
+            shipped = cls.__module__.startswith(f"{SHIPPED_PACKAGE}.")
+            source = "modelspec" if shipped else "registered"
+            return catalogue.signature_from_class(type_name, cls, source)
+        sig = catalogue.keras_layer(type_name)
+        if sig is not None or attempt:
+            return sig
+        plugins.load_entry_point_plugins()
+    return None

@@ -1,4 +1,4 @@
-"""Building Keras models from specs (modelspec.builder)."""
+"""Building Keras models from specs (modelspec.build)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from modelspec import BuildError, build_model, load_model
-from modelspec.library import AddLoss, Antirectifier, CustomDense, L2Normalization, TwoInputDense
+from modelspec.layers import AddLoss, Antirectifier, CustomDense, L2Normalization, TwoInputDense
 
 from .conftest import ROOT, SPECS
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -9,34 +10,39 @@ import keras
 import pytest
 
 from modelspec import catalogue
-from modelspec.catalogue import KINDS, arg_kind, did_you_mean
+from modelspec.catalogue import KINDS, arg_kind, store
+from modelspec.errors import did_you_mean
+from modelspec.layers.catalogue import generate_catalogue
 
 
 def test_catalogue_in_use_matches_the_installed_keras() -> None:
-    fresh = json.loads(json.dumps(catalogue.generate_catalogue()))
-    assert catalogue.installed_keras_version() == keras.__version__
-    assert catalogue._raw() == fresh, "keras_catalogue.json is stale: run `make catalogue`"
-    shipped = json.loads(catalogue.CATALOGUE_PATH.read_text(encoding="utf-8"))
+    fresh = json.loads(json.dumps(generate_catalogue()))
+    assert store.installed_keras_version() == keras.__version__
+    assert store._raw() == fresh, "keras_catalogue.json is stale: run `make catalogue`"
+    shipped = json.loads(store.CATALOGUE_PATH.read_text(encoding="utf-8"))
     if shipped["keras_version"] == keras.__version__:
-        assert catalogue._raw() == shipped
+        assert store._raw() == shipped
 
 
 def test_another_keras_version_gets_a_generated_cached_catalogue(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(catalogue, "installed_keras_version", lambda: "3.99.0")
+    monkeypatch.setattr(store, "installed_keras_version", lambda: "3.99.0")
     monkeypatch.setenv("MODELSPEC_CACHE_DIR", str(tmp_path))
-    catalogue._raw.cache_clear()
+    store._raw.cache_clear()
     try:
-        data = catalogue._raw()
+        data = store._raw()
         cached = tmp_path / "modelspec" / "keras_catalogue-3.99.0.json"
         assert json.loads(cached.read_text(encoding="utf-8")) == data
         assert data["keras_version"] == keras.__version__  # generated from the real one
+        shipped = json.loads(store.CATALOGUE_PATH.read_text(encoding="utf-8"))
+        assert data["modelspec_layers"] == shipped["modelspec_layers"]  # kept from the file
+        assert data["modelspec_names"] == shipped["modelspec_names"]
         cached.write_text(json.dumps(data | {"marker": 1}), encoding="utf-8")
-        catalogue._raw.cache_clear()
-        assert catalogue._raw()["marker"] == 1  # read back, not regenerated
+        store._raw.cache_clear()
+        assert store._raw()["marker"] == 1  # read back, not regenerated
     finally:
-        catalogue._raw.cache_clear()
+        store._raw.cache_clear()
 
 
 def test_every_keras_layer_but_the_refused_ones_is_usable() -> None:
@@ -65,7 +71,7 @@ def test_signatures_merge_base_layer_keywords() -> None:
 @pytest.mark.parametrize(
     ("name", "default", "kind"),
     [
-        ("units", inspect_empty := catalogue.inspect.Parameter.empty, "positive_int"),
+        ("units", inspect_empty := inspect.Parameter.empty, "positive_int"),
         ("rate", inspect_empty, "fraction"),
         ("activation", None, "activations"),
         ("kernel_initializer", "glorot_uniform", "initializers"),

@@ -21,7 +21,7 @@ from modelspec.data import (
     to_dataset,
     write_arrays,
 )
-from modelspec.loader import load_document
+from modelspec.spec.loader import load_document
 
 WriteSpec = Callable[..., str]
 

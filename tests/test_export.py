@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from modelspec import ExportError, build_model, export_model, read_provenance, train
 from modelspec.cli import main
 from modelspec.export import FORMATS, RUNNERS, export_all, max_abs_diff
-from modelspec.schema import EXPORT_FORMATS
+from modelspec.spec.schema import EXPORT_FORMATS
 
 from .conftest import ROOT, SMALL, SPECS
 

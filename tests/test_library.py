@@ -1,4 +1,4 @@
-"""The layers, activation and loss modelspec ships (modelspec.library)."""
+"""The layers, activation and loss modelspec ships (modelspec.layers)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from modelspec.library import (
+from modelspec.layers import (
     AddLoss,
     Antirectifier,
     CustomDense,

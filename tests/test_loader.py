@@ -1,4 +1,4 @@
-"""Safe YAML loading with positions (modelspec.loader)."""
+"""Safe YAML loading with positions (modelspec.spec.loader)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelspec import SpecLoadError
-from modelspec.loader import load_document
+from modelspec.spec.loader import load_document
 
 
 def error_of(source: object) -> str:
@@ -119,7 +119,7 @@ def test_unquoted_indexed_reference_in_flow_style_gets_a_hint() -> None:
 
 
 def test_overrides_set_values_read_as_yaml() -> None:
-    from modelspec.loader import apply_overrides
+    from modelspec.spec.loader import apply_overrides
 
     doc = load_document("train: {epochs: 10}\nlayers: [{units: 3}]\n")
     record = apply_overrides(

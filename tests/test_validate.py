@@ -1,4 +1,4 @@
-"""Validation: structure, layer types and arguments, the graph (modelspec.validate)."""
+"""Validation: structure, layer types and arguments, the graph (modelspec.spec.validate)."""
 
 from __future__ import annotations
 
@@ -293,7 +293,7 @@ def test_validating_builtin_specs_does_not_import_tensorflow() -> None:
     code = (
         "import sys, glob\n"
         "from modelspec import validate_spec\n"
-        "from modelspec.schema import spec_json_schema\n"
+        "from modelspec.spec.jsonschema import spec_json_schema\n"
         "assert all(validate_spec(p).ok for p in glob.glob('specs/*.yaml'))\n"
         "spec_json_schema()\n"
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))\n"

@@ -1,6 +1,6 @@
 """Build a functional Keras model from a validated spec.
 
-Stage 4 of the pipeline, and the first that imports Keras. Nodes are built in
+The first stage that imports Keras. Nodes are built in
 topological order; an error Keras raises for a node (a shape or dtype
 mismatch) becomes a :class:`~modelspec.errors.BuildError` at that node's line.
 Keras walks a functional graph recursively (about one Python frame per layer,
@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from . import catalogue, registry
 from .catalogue import KINDS, LayerSignature
 from .errors import BuildError
-from .graph import effective_inputs, iter_refs, parse_ref, topological_order
-from .schema import LayerNode, ModelSpec
-from .validate import load_spec
+from .spec.graph import effective_inputs, iter_refs, parse_ref, topological_order
+from .spec.schema import LayerNode, ModelSpec
+from .spec.validate import load_spec
 
 if TYPE_CHECKING:
     import keras
@@ -58,13 +58,12 @@ class _Builder:
     def __init__(self, spec: ModelSpec) -> None:
         import keras
 
-        from . import library  # noqa: F401  (registers the shipped layers)
-        from .validate import _resolve_signature
+        from . import layers  # noqa: F401  (registers the shipped layers)
 
         self.keras = keras
         self.spec = spec
         self.doc = spec.document
-        self.resolve = _resolve_signature
+        self.resolve = registry.layer_signature
         self.tensors: dict[str, Any] = {}
         self.layers: dict[str, Any] = {}
 
@@ -166,7 +165,7 @@ class _Builder:
             self.layers[node.name] = layer
             output = self.call(layer, field, sig)
             if node.add_loss is not None:
-                from .library import AddLoss
+                from .layers import AddLoss
 
                 output = AddLoss(
                     fn=node.add_loss.fn, weight=node.add_loss.weight, name=f"{node.name}_add_loss"
@@ -326,7 +325,7 @@ def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> 
     """
     import keras
 
-    from . import library  # noqa: F401
+    from . import layers  # noqa: F401  (registers the shipped layers)
     from .plugins import load_plugins
 
     load_plugins(plugins)

@@ -1,6 +1,6 @@
 """Load a spec's YAML safely, remembering where every key and value stands.
 
-Stage 1 of the pipeline. Only YAML's plain data types are constructed (the
+The first step of validation. Only YAML's plain data types are constructed (the
 ``yaml.safe_load`` set: no Python tags); anchors and aliases work, but a
 document whose aliases expand past :data:`MAX_NODES` values is refused before
 anything is built from it. Two YAML 1.1 surprises are fixed the YAML 1.2 way:
@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Diagnostic, SpecLoadError
+from ..errors import Diagnostic, SpecLoadError
 
 #: Most values a document may hold once its aliases are expanded.
 MAX_NODES = 2_000_000

@@ -1,8 +1,8 @@
 """The structure of a spec, as Pydantic models.
 
-Stage 2 of the pipeline. These models check a spec's shape (which keys, which
+Read after the loader. These models check a spec's shape (which keys, which
 types); the layer-specific checks (arguments against each layer type's
-signature, the graph) are in :mod:`modelspec.validate`, which needs them.
+signature, the graph) are in :mod:`modelspec.spec.validate`, which needs them.
 
 Example:
     >>> spec = ModelSpec.model_validate({
@@ -275,54 +275,3 @@ class ModelSpec(_Strict):
         if isinstance(self.outputs, list):
             return {ref: ref for ref in self.outputs}
         return dict(self.outputs)
-
-
-def spec_json_schema() -> dict[str, Any]:
-    """JSON Schema of a spec, with each layer type's arguments, for YAML editors.
-
-    Built from the shipped catalogue and the registered layers: no Keras import.
-
-    Example:
-        >>> node = spec_json_schema()["$defs"]["LayerNode"]
-        >>> "Dense" in node["properties"]["type"]["anyOf"][0]["enum"]
-        True
-    """
-    from . import catalogue, registry
-    from .validate import _resolve_signature
-
-    schema = ModelSpec.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "modelspec spec (format 1)"
-    node = schema["$defs"]["LayerNode"]
-    types = sorted({*catalogue.builtin_layer_names(), *registry.layers})
-    node["properties"]["type"] = {
-        "anyOf": [{"enum": types}, {"type": "string"}],
-        "description": "Layer class: a keras.layers name, a shipped or a registered one.",
-    }
-    node_fields: dict[str, Any] = {k: {} for k in LayerNode.model_fields}
-    rules = []
-    for type_name in types:
-        sig = _resolve_signature(type_name)
-        if sig is None:
-            continue
-        props: dict[str, Any] = dict(node_fields)
-        for arg in sig.args.values():
-            prop = dict(arg.kind.json_schema)
-            if not arg.required:
-                if arg.default is None and prop:
-                    prop = {"anyOf": [prop, {"type": "null"}]}
-                prop["default"] = arg.default
-            props[arg.name] = prop
-        rules.append(
-            {
-                "if": {"properties": {"type": {"const": type_name}}, "required": ["type"]},
-                "then": {
-                    "properties": props,
-                    "required": sig.required,
-                    "additionalProperties": False,
-                    "description": sig.summary,
-                },
-            }
-        )
-    node["allOf"] = rules
-    return schema

@@ -6,7 +6,7 @@ validation does not need to (their signatures are in the shipped catalogue).
 
 Example:
     >>> import numpy as np
-    >>> from modelspec.library import Antirectifier
+    >>> from modelspec.layers import Antirectifier
     >>> Antirectifier()(np.ones((2, 3), "float32")).shape
     TensorShape([2, 6])
 """
@@ -18,8 +18,8 @@ from typing import Any
 import keras
 from keras import ops
 
-from .registry import register_activation, register_layer, register_loss
-from .schema import ADD_LOSS_FUNCTIONS, AddLossFn
+from ..registry import register_activation, register_layer, register_loss
+from ..spec.schema import ADD_LOSS_FUNCTIONS, AddLossFn
 
 
 @register_layer

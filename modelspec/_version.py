@@ -1,0 +1,3 @@
+"""The modelspec version: one place, imported by whatever records it."""
+
+__version__ = "0.1.0"

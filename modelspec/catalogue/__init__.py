@@ -1,0 +1,53 @@
+"""What a spec can name, and what each argument accepts, known without importing Keras.
+
+Three modules, each using the one before: :mod:`~modelspec.catalogue.kinds`
+(what an argument accepts, from its name), :mod:`~modelspec.catalogue.signatures`
+(a class's constructor and ``call`` arguments; Keras's part of the catalogue)
+and :mod:`~modelspec.catalogue.store` (the shipped ``keras_catalogue.json``, the
+per-version cache, and the look-ups the validator uses).
+
+Example:
+    >>> from modelspec import catalogue
+    >>> catalogue.keras_layer("Dense").required
+    ['units']
+"""
+
+from .kinds import KINDS, NESTED_LAYER_ARGS, NESTED_LAYER_LIST_ARGS, ArgKind, arg_kind
+from .signatures import (
+    BASE_LAYER_ARGS,
+    CALLBACK_RUN_FILES,
+    CALLBACKS,
+    REFUSED_LAYERS,
+    ArgInfo,
+    LayerSignature,
+    signature_from_class,
+)
+from .store import (
+    builtin_layer_names,
+    builtin_names,
+    keras_class,
+    keras_class_names,
+    keras_layer,
+    keras_version,
+)
+
+__all__ = [
+    "BASE_LAYER_ARGS",
+    "CALLBACKS",
+    "CALLBACK_RUN_FILES",
+    "KINDS",
+    "NESTED_LAYER_ARGS",
+    "NESTED_LAYER_LIST_ARGS",
+    "REFUSED_LAYERS",
+    "ArgInfo",
+    "ArgKind",
+    "LayerSignature",
+    "arg_kind",
+    "builtin_layer_names",
+    "builtin_names",
+    "keras_class",
+    "keras_class_names",
+    "keras_layer",
+    "keras_version",
+    "signature_from_class",
+]

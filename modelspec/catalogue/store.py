@@ -1,0 +1,128 @@
+"""The catalogue: every signature and name a spec can use, read without importing Keras.
+
+Validating a spec that only uses built-in layers must not import Keras, so the
+constructor and ``call`` signatures of every ``keras.layers`` class (and of the
+layers modelspec ships), the optimizers, schedules and callbacks, and the names
+of activations, losses, metrics... are read from ``keras_catalogue.json``.
+``make catalogue`` (``python -m modelspec.layers.catalogue``) rewrites that
+file from the installed Keras; a test checks it matches. With another Keras
+version installed, its part of the catalogue is generated once (this imports
+Keras) and cached per version.
+
+Example:
+    >>> keras_layer("Dense").args["units"].required
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .signatures import LayerSignature, keras_catalogue, signature_from_json
+
+CATALOGUE_PATH = Path(__file__).with_name("keras_catalogue.json")
+#: The catalogue's parts that describe modelspec's own layers and functions:
+#: they do not change with the Keras version.
+SHIPPED_PARTS = ("modelspec_layers", "modelspec_names")
+
+
+def installed_keras_version() -> str | None:
+    """The installed Keras's version, read from its metadata (no import)."""
+    try:
+        return importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cache_dir() -> Path:
+    """Where catalogues generated for other Keras versions are kept."""
+    root = os.environ.get("MODELSPEC_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    return Path(root) / "modelspec" if root else Path.home() / ".cache" / "modelspec"
+
+
+@functools.cache
+def _raw() -> dict[str, Any]:
+    """The catalogue for the installed Keras.
+
+    The shipped file when it was generated from the installed version, else
+    one whose Keras part is generated once (this imports Keras) and cached per
+    Keras version; the shipped layers' part is the shipped file's.
+    """
+    with CATALOGUE_PATH.open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    installed = installed_keras_version()
+    if installed is None or installed == data["keras_version"]:
+        return data
+    cached = cache_dir() / f"keras_catalogue-{installed}.json"
+    try:
+        with cached.open(encoding="utf-8") as f:
+            data = json.load(f)
+        return data
+    except (OSError, ValueError):
+        pass
+    shipped = {part: data[part] for part in SHIPPED_PARTS}
+    data = json.loads(json.dumps(keras_catalogue() | shipped))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, cached)
+    except OSError:
+        pass  # a read-only home: regenerate next time
+    return data
+
+
+def keras_version() -> str:
+    """The Keras version the shipped catalogue was generated from."""
+    return str(_raw()["keras_version"])
+
+
+@functools.cache
+def keras_layer(type_name: str) -> LayerSignature | None:
+    """Signature of a built-in layer (Keras's or modelspec's), without importing Keras."""
+    raw = _raw()
+    if type_name in raw["modelspec_layers"]:
+        return signature_from_json(type_name, "modelspec", raw["modelspec_layers"][type_name])
+    if type_name in raw["layers"]:
+        return signature_from_json(type_name, "keras", raw["layers"][type_name])
+    return None
+
+
+@functools.cache
+def keras_class(section: str, name: str) -> LayerSignature | None:
+    """Signature of an optimizer, a learning-rate schedule or a callback
+    (``section`` is ``optimizers``, ``schedules`` or ``callbacks``), by its spec
+    name (``adam``, ``early_stopping``) or its class name in any case."""
+    entries = _raw()[section]
+    raw = entries.get(name.lower())
+    if raw is None:
+        raw = next((r for r in entries.values() if r["class_name"].lower() == name.lower()), None)
+    if raw is None:
+        return None
+    return signature_from_json(raw["class_name"], "keras", raw)
+
+
+def keras_class_names(section: str) -> list[str]:
+    """The names specs use for the optimizers (``adam``), schedules
+    (``ExponentialDecay``) or callbacks (``early_stopping``) they can name."""
+    entries = _raw()[section]
+    if section == "schedules":
+        return sorted(raw["class_name"] for raw in entries.values())
+    return sorted(entries)
+
+
+def builtin_layer_names() -> list[str]:
+    """Every layer type name usable without a plugin."""
+    raw = _raw()
+    return sorted({*raw["layers"], *raw["modelspec_layers"]})
+
+
+def builtin_names(namespace: str) -> set[str]:
+    """Names Keras and modelspec know in ``namespace`` (``activations``, ``losses``...)."""
+    raw = _raw()
+    return {*raw["names"].get(namespace, ()), *raw["modelspec_names"].get(namespace, ())}

@@ -1,0 +1,65 @@
+"""The JSON Schema of a spec, every layer type's arguments included, for YAML editors.
+
+``modelspec schema`` prints it. Built from the pydantic models, the shipped
+catalogue and the registered layers: no Keras import.
+
+Example:
+    >>> node = spec_json_schema()["$defs"]["LayerNode"]
+    >>> "Dense" in node["properties"]["type"]["anyOf"][0]["enum"]
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import catalogue, registry
+from .schema import LayerNode, ModelSpec
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of a spec, with each layer type's arguments, for YAML editors.
+
+    Built from the shipped catalogue and the registered layers: no Keras import.
+
+    Example:
+        >>> node = spec_json_schema()["$defs"]["LayerNode"]
+        >>> "Dense" in node["properties"]["type"]["anyOf"][0]["enum"]
+        True
+    """
+    schema = ModelSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "modelspec spec (format 1)"
+    node = schema["$defs"]["LayerNode"]
+    types = sorted({*catalogue.builtin_layer_names(), *registry.layers})
+    node["properties"]["type"] = {
+        "anyOf": [{"enum": types}, {"type": "string"}],
+        "description": "Layer class: a keras.layers name, a shipped or a registered one.",
+    }
+    node_fields: dict[str, Any] = {k: {} for k in LayerNode.model_fields}
+    rules = []
+    for type_name in types:
+        sig = registry.layer_signature(type_name)
+        if sig is None:
+            continue
+        props: dict[str, Any] = dict(node_fields)
+        for arg in sig.args.values():
+            prop = dict(arg.kind.json_schema)
+            if not arg.required:
+                if arg.default is None and prop:
+                    prop = {"anyOf": [prop, {"type": "null"}]}
+                prop["default"] = arg.default
+            props[arg.name] = prop
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": type_name}}, "required": ["type"]},
+                "then": {
+                    "properties": props,
+                    "required": sig.required,
+                    "additionalProperties": False,
+                    "description": sig.summary,
+                },
+            }
+        )
+    node["allOf"] = rules
+    return schema

@@ -1,0 +1,157 @@
+"""Validate a spec completely, reporting every problem at once.
+
+Each section has its module, run in this order on a :class:`~.context.Context`:
+:mod:`.structure` (pydantic: keys and types; ``imports:``), :mod:`.wiring` (node
+types and arguments, through :mod:`.arguments`, then the graph),
+:mod:`.compile` and :mod:`.train`. Each problem becomes a
+:class:`~modelspec.errors.Diagnostic` located in the spec's source. For a spec
+whose layers are all built in, nothing here imports Keras or TensorFlow.
+
+Example:
+    >>> report = validate_spec('''
+    ... modelspec: 1
+    ... name: tiny
+    ... inputs: [{name: x, shape: [4]}]
+    ... layers:
+    ...   - {name: out, type: Dense, units: 0}
+    ... outputs: [out]
+    ... ''')
+    >>> print(report.diagnostics[0].format())
+    <string>:6:37: layers[0] (out).units: expected a positive integer. Received: units=0
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ... import plugins as plugins_module
+from ...errors import Diagnostic, SpecError
+from ..loader import Document, load_document
+from ..schema import ModelSpec
+from .compile import check_compile
+from .context import Context
+from .structure import check_imports, check_structure
+from .train import check_train
+from .wiring import check_graph
+
+Source = str | os.PathLike[str] | Mapping[str, Any] | ModelSpec | Document
+
+
+@dataclass
+class Report:
+    """What :func:`validate_spec` found.
+
+    Attributes:
+        file: The spec's display name.
+        diagnostics: Errors and warnings, in document order.
+        spec: The validated spec, when there is no error.
+    """
+
+    file: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    spec: ModelSpec | None = None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_spec(
+    source: Source,
+    *,
+    plugins: Iterable[str] = (),
+    allow_imports: bool = False,
+) -> Report:
+    """Check a spec and report every problem found, without raising for them.
+
+    Args:
+        source: A path, YAML text, a mapping, or a :class:`ModelSpec`.
+        plugins: Modules to import first (they register custom objects).
+        allow_imports: Honour the spec's ``imports:`` (it runs their code).
+
+    Returns:
+        A :class:`Report`; ``report.spec`` is set when there is no error.
+
+    Raises:
+        PluginError: A module in ``plugins`` cannot be imported.
+
+    Example:
+        >>> validate_spec("specs/antirectifier_digits.yaml").ok
+        True
+    """
+    plugins_module.load_plugins(plugins)
+    try:
+        doc = _document(source)
+    except SpecError as err:
+        return Report(err.diagnostics[0].file, err.diagnostics)
+    return _check(doc, allow_imports)
+
+
+def _document(source: Source) -> Document:
+    """The document of a source: loaded (and parsed) unless it is one already."""
+    if isinstance(source, Document):
+        return source
+    if isinstance(source, ModelSpec):
+        return source.document
+    return load_document(source)
+
+
+def _check(doc: Document, allow_imports: bool) -> Report:
+    """Every section's checks, their findings in document order."""
+    ctx = Context(doc, allow_imports)
+    spec = check_structure(ctx)
+    check_imports(ctx)
+    check_graph(ctx)
+    check_compile(ctx)
+    check_train(ctx)
+    order = {d: i for i, d in enumerate(ctx.diagnostics)}
+    diagnostics = sorted(ctx.diagnostics, key=lambda d: (d.line, d.column, order[d]))
+    report = Report(doc.file, diagnostics)
+    if spec is not None and report.ok:
+        spec._document = doc
+        report.spec = spec
+    return report
+
+
+def load_spec(
+    source: Source,
+    *,
+    plugins: Iterable[str] = (),
+    allow_imports: bool = False,
+) -> ModelSpec:
+    """Read and validate a spec.
+
+    Args:
+        source: A path, YAML text, a mapping, or a :class:`ModelSpec`.
+        plugins: Modules to import first (they register custom objects).
+        allow_imports: Honour the spec's ``imports:`` (it runs their code).
+
+    Returns:
+        The validated :class:`ModelSpec`.
+
+    Raises:
+        SpecLoadError: The file cannot be read or is not a YAML mapping.
+        SpecError: With every error found (``err.diagnostics``).
+
+    Example:
+        >>> load_spec("specs/antirectifier_digits.yaml").name
+        'antirectifier_digits'
+    """
+    if isinstance(source, ModelSpec) and source._document is not None:
+        return source
+    plugins_module.load_plugins(plugins)
+    report = _check(_document(source), allow_imports)
+    if report.spec is None:
+        raise SpecError(report.diagnostics)
+    return report.spec

@@ -1,0 +1,129 @@
+"""Types and arguments: a layer's (or optimizer's, schedule's, callback's) type
+resolved, and its arguments checked against the signature; names looked up.
+
+Example:
+    >>> from modelspec.spec.loader import load_document
+    >>> ctx = Context(load_document("units: 0"), allow_imports=False)
+    >>> sig = ctx.signature("Dense")
+    >>> check_args(ctx, sig, {"units": 0}, ())
+    >>> ctx.diagnostics[0].message
+    'expected a positive integer. Received: units=0'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ... import catalogue, plugins, registry
+from ...catalogue import KINDS, REFUSED_LAYERS, LayerSignature
+from ...errors import did_you_mean
+from ..loader import PathT
+from ..schema import NAME_PATTERN
+from .context import Context
+from .structure import FIELD_HINTS
+
+NAME_RE = re.compile(NAME_PATTERN)
+
+
+def layer_type(ctx: Context, type_name: Any, path: PathT) -> LayerSignature | None:
+    """Resolve a ``type:``; report it when unknown."""
+    if not isinstance(type_name, str):
+        return None
+    sig = ctx.signature(type_name)
+    if sig is not None:
+        return sig
+    if type_name in REFUSED_LAYERS:
+        ctx.add(
+            path,
+            f"layer type '{type_name}' cannot be used in a spec: {REFUSED_LAYERS[type_name]}.",
+        )
+        return None
+    known = [*catalogue.builtin_layer_names(), *registry.layers]
+    hint = did_you_mean(type_name, known)
+    ctx.add(
+        path,
+        f"unknown layer type '{type_name}'.{hint} Run `modelspec layers` to "
+        "list the available types; custom layers need their plugin (--plugin).",
+    )
+    return None
+
+
+def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: PathT) -> None:
+    for name, value in args.items():
+        arg_path = (*path, name)
+        info = sig.args.get(name)
+        if info is None:
+            hint = did_you_mean(str(name), sig.args)
+            if name == "name" and path[0] == "layers":
+                hint = " A node's name is its `name:` key."
+            elif name in ("input_shape", "input_dim", "batch_input_shape"):
+                hint = " Declare shapes under `inputs:` instead."
+            ctx.add(arg_path, f"unknown argument '{name}' for {sig.type}.{hint}", key=True)
+            continue
+        if value is None and not info.required:
+            continue
+        kind = info.kind
+        if not kind.accepts(value):
+            ctx.add(arg_path, f"expected {kind.description}. Received: {name}={value!r}")
+        elif kind.names and isinstance(value, str):
+            known_name(ctx, kind.names, value, arg_path)
+        elif kind is KINDS["layer"]:
+            nested_layer(ctx, value, arg_path)
+        elif kind is KINDS["learning_rate"] and isinstance(value, dict):
+            schedule(ctx, value, arg_path)
+        elif kind is KINDS["layers"]:
+            for i, item in enumerate(value):
+                nested_layer(ctx, item, (*arg_path, i))
+    for name in sig.required:
+        if name not in args:
+            ctx.add(path, f"missing required argument '{name}' for {sig.type}")
+
+
+def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:
+    reg = registry.REGISTRIES[namespace]
+    if value in catalogue.builtin_names(namespace) or value in reg:
+        return
+    plugins.load_entry_point_plugins()  # installed plugins may register it
+    if value in reg:
+        return
+    known = [*catalogue.builtin_names(namespace), *reg]
+    hint = did_you_mean(value, known) or f" Custom {namespace} need their plugin (--plugin)."
+    ctx.add(path, f"unknown {reg.kind} '{value}'.{hint}")
+
+
+def nested_layer(ctx: Context, spec: Any, path: PathT) -> None:
+    if not isinstance(spec, dict) or "type" not in spec:
+        ctx.add(path, f"expected {KINDS['layer'].description}. Received: {spec!r}")
+        return
+    name = spec.get("name")
+    if name is not None and not (isinstance(name, str) and NAME_RE.match(name)):
+        ctx.add((*path, "name"), f"expected {FIELD_HINTS['name']}. Received: name={name!r}")
+    args = {k: v for k, v in spec.items() if k not in ("type", "name")}
+    sig = layer_type(ctx, spec["type"], (*path, "type"))
+    if sig is not None:
+        check_args(ctx, sig, args, path)
+
+
+def keras_class(ctx: Context, section: str, name: Any, path: PathT) -> LayerSignature | None:
+    """Resolve an optimizer or schedule name; report it when unknown."""
+    if not isinstance(name, str):
+        return None  # a wrong type: reported by the structure stage
+    sig = catalogue.keras_class(section, name)
+    if sig is None:
+        known = catalogue.keras_class_names(section)
+        noun = {"optimizers": "optimizer", "schedules": "learning-rate schedule"}.get(
+            section, "callback"
+        )
+        hint = did_you_mean(name, known) or f" Known: {', '.join(known)}."
+        ctx.add(path, f"unknown {noun} '{name}'.{hint}")
+    return sig
+
+
+def schedule(ctx: Context, value: dict[str, Any], path: PathT) -> None:
+    if "type" not in value:
+        ctx.add(path, "missing required key 'type' (a schedule such as ExponentialDecay)")
+        return
+    sig = keras_class(ctx, "schedules", value["type"], (*path, "type"))
+    if sig is not None:
+        check_args(ctx, sig, {k: v for k, v in value.items() if k != "type"}, path)

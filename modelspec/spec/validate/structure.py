@@ -1,0 +1,176 @@
+"""The structure section: which keys, which types (the pydantic models), and ``imports:``.
+
+Example:
+    >>> from modelspec.spec.loader import load_document
+    >>> ctx = Context(load_document("modelspec: 1\nnme: x\n"), allow_imports=False)
+    >>> check_structure(ctx) is None
+    True
+    >>> print(ctx.diagnostics[1].format())
+    <string>:2:1: nme: unknown key 'nme'. Did you mean 'name'?
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from ... import plugins
+from ...errors import did_you_mean
+from ..loader import PathT
+from ..schema import (
+    ADD_LOSS_FUNCTIONS,
+    EXPORT_FORMATS,
+    AddLossSpec,
+    CompileSpec,
+    DataSpec,
+    ExportSpec,
+    InputSpec,
+    ModelSpec,
+    SplitSpec,
+    TrainSpec,
+)
+from .context import Context
+
+#: What a key takes, for "expected ..." when its value has the wrong type.
+FIELD_HINTS = {
+    "name": "a name of letters, digits, '_', '.' or '-' starting with a letter or '_'",
+    "share": "the name of another layer node",
+    "shape": "a list of positive integers (null for a size not known in advance)",
+    "type": "a layer type name such as Dense",
+    "inputs": "a node name, a list of node names, or a mapping of call arguments "
+    "to node names or literal values (use_causal_mask: true)",
+    "outputs": "a node name, a list of node names, or a mapping {output name: node name}",
+    "layers": "a list of layer nodes such as {name: dense_1, type: Dense, units: 64}",
+    "imports": "a list of module names",
+    "optimizer": "an optimizer name or {type: adam, learning_rate: 0.001}",
+    "loss": "a loss name, a list of them, or a mapping {output name: loss name}",
+    "metrics": "a list of metric names, or a mapping {output name: [metric names]}",
+    "loss_weights": "a list of numbers, or a mapping {output name: number}",
+    "weight": "a finite number",
+    "fn": "one of " + ", ".join(ADD_LOSS_FUNCTIONS),
+    "modelspec": "1, the spec format version this modelspec reads",
+    "epochs": "a positive integer",
+    "batch_size": "a positive integer",
+    "steps_per_execution": "a positive integer",
+    "source": "one of sklearn, keras, npz, csv, images, function",
+    "validation": "a fraction: at least 0 and below 1",
+    "test": "a fraction: at least 0 and below 1",
+    "jit_compile": "true, false or auto",
+    "verbose": "0 (silent), 1 (progress bar) or 2 (a line per epoch)",
+    "formats": "formats from " + ", ".join(EXPORT_FORMATS),
+    "tolerance": "a number at least 0, or a mapping {format: number}",
+    "samples": "a positive integer",
+}
+
+
+def fields_at(path: PathT) -> list[str]:
+    """Keys allowed in the mapping at ``path`` (for did-you-mean)."""
+    models: dict[PathT, type] = {
+        (): ModelSpec,
+        ("compile",): CompileSpec,
+        ("train",): TrainSpec,
+        ("train", "data"): DataSpec,
+        ("train", "data", "split"): SplitSpec,
+        ("export",): ExportSpec,
+    }
+    if len(path) == 2 and path[0] == "inputs":
+        return list(InputSpec.model_fields)
+    if len(path) == 3 and path[0] == "layers" and path[2] == "add_loss":
+        return list(AddLossSpec.model_fields)
+    model = models.get(tuple(path))
+    return list(model.model_fields) if model else []  # type: ignore[attr-defined]
+
+
+def _existing(data: Any, loc: Iterable[Any]) -> tuple[PathT, Any]:
+    """The longest prefix of a Pydantic ``loc`` that exists in ``data``, and its value."""
+    path: list[str | int] = []
+    for part in loc:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if in_dict or in_list:
+            data = data[part]
+        else:
+            break
+        path.append(part)
+    return tuple(path), data
+
+
+def _value_text(data: Any, path: PathT) -> str:
+    """``key=value`` for messages; a list item is shown as its whole list."""
+    keys = [i for i, p in enumerate(path) if isinstance(p, str)]
+    if not keys:
+        return f"value={_existing(data, path)[1]!r}"
+    return f"{path[keys[-1]]}={_existing(data, path[: keys[-1] + 1])[1]!r}"
+
+
+def check_structure(ctx: Context) -> ModelSpec | None:
+    """The spec's shape, by the pydantic models; the spec when it has the right shape."""
+    try:
+        return ModelSpec.model_validate(ctx.data)
+    except ValidationError as err:
+        _pydantic(ctx, err)
+        return None
+
+
+def _pydantic(ctx: Context, err: ValidationError) -> None:
+    """Each pydantic error as a located message: expected, received, did you mean."""
+    seen: set[PathT] = set()
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        if e["type"] == "missing":
+            parent, _ = _existing(ctx.data, loc[:-1])
+            if len(parent) == len(loc) - 1:
+                ctx.add(parent, f"missing required key '{loc[-1]}'")
+                continue
+        if e["type"] == "extra_forbidden":
+            path, _ = _existing(ctx.data, loc)
+            hint = did_you_mean(str(loc[-1]), fields_at(path[:-1]))
+            ctx.add(path, f"unknown key '{loc[-1]}'.{hint}", key=True)
+            continue
+        path, _ = _existing(ctx.data, loc)
+        if path in seen:
+            continue  # one message per place, whichever union branch failed
+        seen.add(path)
+        keys = [p for p in path if isinstance(p, str)]
+        field_hint = FIELD_HINTS.get(keys[-1]) if keys else None
+        if e["type"] == "too_short":
+            expected = "at least one entry"
+        elif field_hint and (len(path) < len(loc) or e["type"] != "value_error"):
+            expected = field_hint
+        else:
+            expected = e["msg"][0].lower() + e["msg"][1:]
+            expected = expected.removeprefix("value error, ").removeprefix("expected ")
+            expected = expected.removeprefix("input should be ")
+        received = _value_text(ctx.data, path)
+        value = _existing(ctx.data, loc)[1]
+        if e["type"] == "literal_error" and isinstance(value, str):
+            choices = re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", "")))
+            received = f"{value!r}.{did_you_mean(value, choices)}".removesuffix(".")
+        ctx.add(path, f"expected {expected}. Received: {received}")
+
+
+def check_imports(ctx: Context) -> None:
+    """``imports:`` are refused unless allowed; allowed, each must import."""
+    modules = ctx.data.get("imports")
+    if not modules or not isinstance(modules, list):
+        return
+    if not ctx.allow_imports:
+        names = ", ".join(str(m) for m in modules)
+        ctx.add(
+            ("imports",),
+            f"this spec imports Python modules ({names}); importing runs their code, "
+            "so a spec's imports are refused by default. Pass --allow-imports "
+            "(allow_imports=True) if you trust this spec, or load the modules "
+            "yourself with --plugin.",
+            key=True,
+        )
+        return
+    for i, module in enumerate(modules):
+        if isinstance(module, str):
+            try:
+                plugins.import_module(module)
+            except Exception as err:
+                ctx.add(("imports", i), str(err))

@@ -1,0 +1,101 @@
+"""The train section: a loss to train with, callbacks and their arguments, the data entry.
+
+Example:
+    >>> from modelspec.spec.loader import load_document
+    >>> ctx = Context(load_document('''
+    ... train: {data: {source: sklearn, name: digit}}
+    ... compile: {loss: mse}
+    ... '''), allow_imports=False)
+    >>> check_train(ctx)
+    >>> ctx.diagnostics[0].message
+    "unknown sklearn dataset 'digit'. Did you mean 'digits'?"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ... import catalogue
+from ...errors import did_you_mean
+from ..loader import PathT
+from ..schema import KERAS_DATASETS, SKLEARN_DATASETS, TRANSFORMS
+from .arguments import check_args, keras_class, known_name
+from .context import Context, as_list, output_names
+
+
+def check_train(ctx: Context) -> None:
+    section = ctx.data.get("train")
+    if not isinstance(section, dict):
+        return
+    compile_ = ctx.data.get("compile")
+    if not (isinstance(compile_, dict) and compile_.get("loss")):
+        ctx.add(
+            ("train",),
+            "training needs a loss: add `compile: {loss: ...}` "
+            "(e.g. sparse_categorical_crossentropy)",
+            key=True,
+        )
+    for i, callback in enumerate(as_list(section.get("callbacks"))):
+        if isinstance(callback, dict) and "type" in callback:
+            path: PathT = ("train", "callbacks", i)
+            sig = keras_class(ctx, "callbacks", callback["type"], (*path, "type"))
+            if sig is not None:
+                if callback["type"] in catalogue.CALLBACK_RUN_FILES:  # has a default
+                    arg = catalogue.CALLBACK_RUN_FILES[callback["type"]][0]
+                    optional = dataclasses.replace(sig.args[arg], required=False)
+                    sig = dataclasses.replace(sig, args=sig.args | {arg: optional})
+                args = {k: v for k, v in callback.items() if k != "type"}
+                check_args(ctx, sig, args, path)
+    data = section.get("data")
+    if isinstance(data, dict):
+        _train_data(ctx, data)
+
+
+def _train_data(ctx: Context, data: dict[str, Any]) -> None:
+    path: PathT = ("train", "data")
+    source, name = data.get("source"), data.get("name")
+    known = {"sklearn": SKLEARN_DATASETS, "keras": KERAS_DATASETS}.get(str(source))
+    if known is not None:
+        if name is None:
+            ctx.add(path, f"missing required key 'name' (one of {', '.join(known)})")
+        elif isinstance(name, str) and name not in known:
+            hint = did_you_mean(name, known) or f" Known: {', '.join(known)}."
+            ctx.add((*path, "name"), f"unknown {source} dataset '{name}'.{hint}")
+    elif source == "function":
+        if name is None:
+            ctx.add(path, "missing required key 'name' (a registered data function)")
+        elif isinstance(name, str):
+            known_name(ctx, "datasets", name, (*path, "name"))
+    elif source in ("npz", "csv", "images") and data.get("path") is None:
+        ctx.add(path, f"missing required key 'path' (the {source} file or folder)")
+    input_names = [i.get("name") for i in as_list(ctx.data.get("inputs")) if isinstance(i, dict)]
+    outputs = output_names(ctx.data.get("outputs"))
+    for key, names, noun in (
+        ("inputs", input_names, "model input"),
+        ("targets", outputs, "model output"),
+        ("transform", [*input_names, *outputs], "model input or output"),
+    ):
+        mapping = data.get(key)
+        if not isinstance(mapping, dict):
+            continue
+        for name_ in mapping:
+            if name_ not in names:
+                hint = did_you_mean(str(name_), map(str, names))
+                ctx.add(
+                    (*path, key, name_),
+                    f"unknown {noun} '{name_}' (the model has {', '.join(map(str, names))}).{hint}",
+                    key=True,
+                )
+    for name_, steps in (data.get("transform") or {}).items():
+        for j, step in enumerate(as_list(steps)):
+            if not isinstance(step, dict):
+                continue
+            for op in step:
+                if op not in TRANSFORMS:
+                    hint = did_you_mean(str(op), TRANSFORMS) or f" Known: {', '.join(TRANSFORMS)}."
+                    ctx.add(
+                        (*path, "transform", name_, j, op),
+                        f"unknown transform '{op}'.{hint}",
+                        key=True,
+                    )

@@ -1,0 +1,220 @@
+"""The graph section: node names, what each node takes, weight sharing, outputs,
+cycles, and nodes no output uses.
+
+Example:
+    >>> from modelspec.spec.loader import load_document
+    >>> ctx = Context(load_document('''
+    ... inputs: [{name: x, shape: [4]}]
+    ... layers: [{name: a, type: Dense, units: 2, inputs: b}]
+    ... outputs: [a]
+    ... '''), allow_imports=False)
+    >>> check_graph(ctx)
+    >>> ctx.diagnostics[0].message
+    "unknown node 'b'."
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ... import catalogue
+from ...catalogue import LayerSignature
+from ...errors import did_you_mean
+from ..graph import effective_inputs, iter_refs, parse_ref, topological_order
+from ..loader import PathT
+from ..schema import LayerNode
+from .arguments import check_args, layer_type
+from .context import Context, as_list
+
+
+def check_graph(ctx: Context) -> None:
+    _input_dtypes(ctx)
+    inputs = as_list(ctx.data.get("inputs"))
+    layers = as_list(ctx.data.get("layers"))
+    input_names = [i.get("name") for i in inputs if isinstance(i, dict)]
+    owners: dict[str, PathT] = {}
+    for section, items in (("inputs", inputs), ("layers", layers)):
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in owners:
+                first = ctx.doc.locate(owners[name])[0]
+                ctx.add(
+                    (section, i, "name"),
+                    f"duplicate node name '{name}' (first "
+                    f"defined at line {first}); node names must be unique.",
+                )
+            else:
+                owners[name] = (section, i, "name")
+    layer_names = {n for n, p in owners.items() if p[0] == "layers"}
+    deps: dict[str, list[str]] = {n: [] for n in owners}
+    sources: dict[str, LayerSignature | None] = {}
+    wiring = effective_inputs(layers, [n for n in input_names if isinstance(n, str)])
+    for i, node in enumerate(layers):
+        if not isinstance(node, dict) or not isinstance(node.get("name"), str):
+            continue
+        name = node["name"]
+        if owners.get(name) != ("layers", i, "name"):
+            continue  # a duplicate: already reported
+        sig = _node(ctx, i, node, sources, layer_names)
+        sources[name] = sig
+        share = node.get("share")
+        if isinstance(share, str) and share in owners:
+            deps[name].append(share)
+        field_ = wiring[i]
+        if field_ is None:
+            if len(input_names) < 2:
+                continue  # no input at all: the structure stage reported it
+            ctx.add(
+                ("layers", i),
+                "missing `inputs:`: the first layer must say which of "
+                f"the inputs ({', '.join(map(str, input_names))}) it takes",
+            )
+            continue
+        deps[name].extend(_refs(ctx, i, node, field_, owners, sig))
+    outputs = _outputs(ctx, owners)
+    _, cycles = topological_order(deps)
+    for cycle in cycles:
+        flow = " -> ".join([*reversed(cycle), cycle[-1]])
+        ctx.add(
+            owners[cycle[0]][:2],
+            f"the graph has a cycle: {flow}. A node cannot depend on its own output.",
+        )
+    if not ctx.broken_refs:  # else "unused" would mostly echo those errors
+        _unused(ctx, deps, owners, outputs)
+
+
+def _input_dtypes(ctx: Context) -> None:
+    dtypes = catalogue.builtin_names("dtypes")
+    for i, item in enumerate(as_list(ctx.data.get("inputs"))):
+        dtype = item.get("dtype") if isinstance(item, dict) else None
+        if isinstance(dtype, str) and dtype not in dtypes:
+            hint = did_you_mean(dtype, dtypes) or f" Known: {', '.join(sorted(dtypes))}."
+            ctx.add(("inputs", i, "dtype"), f"unknown dtype '{dtype}'.{hint}")
+
+
+def _node(
+    ctx: Context, i: int, node: dict[str, Any], sources: dict[str, Any], layer_names: set[str]
+) -> LayerSignature | None:
+    path: PathT = ("layers", i)
+    args = {k: v for k, v in node.items() if k not in LayerNode.model_fields}
+    share = node.get("share")
+    if share is not None:
+        if not isinstance(share, str):
+            return None
+        if share not in layer_names:
+            hint = did_you_mean(share, layer_names)
+            ctx.add(
+                (*path, "share"),
+                f"cannot share the layer of '{share}': no layer node has that name.{hint}",
+            )
+            return None
+        if args:
+            ctx.add(
+                (*path, next(iter(args))),
+                f"a node that shares the layer of '{share}' "
+                f"takes no layer arguments; they come from '{share}'.",
+                key=True,
+            )
+        owner = sources.get(share)
+        if share not in sources:
+            ctx.add(
+                (*path, "share"),
+                f"cannot share the layer of '{share}' before it "
+                "is defined: move this node after it.",
+            )
+        elif owner is not None and node.get("type") not in (None, owner.type):
+            ctx.add(
+                (*path, "type"),
+                f"a node that shares the layer of '{share}' has "
+                f"its type ({owner.type}). Received: type={node.get('type')!r}",
+            )
+        return owner
+    if "type" not in node:
+        ctx.add(path, "missing required key 'type' (or `share:` to reuse another node's layer)")
+        return None
+    sig = layer_type(ctx, node.get("type"), (*path, "type"))
+    if sig is not None:
+        check_args(ctx, sig, args, path)
+    return sig
+
+
+def _refs(
+    ctx: Context,
+    i: int,
+    node: dict[str, Any],
+    field_: Any,
+    owners: dict[str, PathT],
+    sig: LayerSignature | None,
+) -> list[str]:
+    path: PathT = ("layers", i, "inputs")
+    found = []
+    if isinstance(field_, dict) and sig is not None and sig.call_args:
+        for key in field_:
+            if key not in sig.call_args and key != "inputs":
+                hint = did_you_mean(str(key), sig.call_args)
+                ctx.add(
+                    (*path, key),
+                    f"unknown call argument '{key}' for {sig.type} "
+                    f"(it takes {', '.join(sig.call_args)}).{hint}",
+                    key=True,
+                )
+    for sub, text in iter_refs(field_):
+        ref = parse_ref(text)
+        if ref is None:
+            continue  # a wrong type: reported by the structure stage
+        if ref.node == node["name"]:
+            ctx.add((*path, *sub), f"node '{ref.node}' cannot take its own output as input")
+        elif ref.node not in owners:
+            hint = did_you_mean(ref.node, owners)
+            ctx.add((*path, *sub), f"unknown node '{ref.node}'.{hint}")
+            ctx.broken_refs = True
+        else:
+            found.append(ref.node)
+    return found
+
+
+def _outputs(ctx: Context, owners: dict[str, PathT]) -> list[str]:
+    outputs = ctx.data.get("outputs")
+    items: Iterable[tuple[PathT, Any]]
+    if isinstance(outputs, str):
+        items = [(("outputs",), outputs)]
+    elif isinstance(outputs, list):
+        items = [(("outputs", i), v) for i, v in enumerate(outputs)]
+    elif isinstance(outputs, dict):
+        items = [(("outputs", k), v) for k, v in outputs.items()]
+    else:
+        return []
+    found = []
+    for path, text in items:
+        ref = parse_ref(text)
+        if ref is None:
+            continue
+        if ref.node not in owners:
+            hint = did_you_mean(ref.node, owners)
+            ctx.add(path, f"unknown node '{ref.node}'.{hint}")
+            ctx.broken_refs = True
+        else:
+            found.append(ref.node)
+    return found
+
+
+def _unused(
+    ctx: Context, deps: dict[str, list[str]], owners: dict[str, PathT], outputs: list[str]
+) -> None:
+    used: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        node = stack.pop()
+        if node not in used:
+            used.add(node)
+            stack.extend(deps.get(node, ()))
+    for name, path in owners.items():
+        if name not in used and outputs:
+            ctx.add(
+                path[:2],
+                f"node '{name}' is not used by any output; it will not be part of the model",
+                warning=True,
+            )

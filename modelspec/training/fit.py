@@ -1,0 +1,260 @@
+"""Train: a spec's ``train:`` section run end to end.
+
+:func:`train` builds the model, loads and checks the data
+(:mod:`modelspec.data`) before any training starts, and runs Keras's ``fit``
+on a ``tf.data`` pipeline with Keras's own callbacks
+(:mod:`~modelspec.training.callbacks`). Everything lands in a run directory
+(:mod:`modelspec.rundir`)::
+
+    runs/<name>-<timestamp>/
+        spec.yaml       the resolved spec (overrides applied)
+        run.json        where the spec came from, overrides, status
+        model.keras     the final model
+        best.keras      the best checkpoint (by ``train.monitor``, default val_loss)
+        history.csv     one row per epoch
+        metrics.json    the final evaluation on the held-out test split
+        curves.png      loss and each metric per epoch, train vs validation
+        logs/           TensorBoard
+        backup/         Keras BackupAndRestore state, for ``--resume``
+
+Files are written under a temporary name and renamed, so a killed run never
+leaves one half-written. ``train(resume=RUN_DIR)`` continues a killed run from
+its last completed epoch.
+
+Example:
+    >>> result = train("specs/antirectifier_digits.yaml", overrides=["train.epochs=1"])
+    ... # doctest: +SKIP
+    >>> sorted(result.metrics)  # doctest: +SKIP
+    ['accuracy', 'loss']
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import keras
+import yaml
+
+from .. import data as data_module
+from .._version import __version__
+from ..build import build_model, deep_graph
+from ..errors import ExportError, SpecError
+from ..files import write_text
+from ..rundir import new_run_dir, read_run, run_spec, save_model
+from ..spec.loader import apply_overrides, load_document
+from ..spec.schema import ModelSpec
+from ..spec.validate import load_spec
+from .callbacks import make_callbacks
+from .history import plot_history, read_history
+from .inference import loss_first
+
+if TYPE_CHECKING:
+    from ..data import Data
+    from ..export import ExportResult
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes:
+        model: The trained model (final weights).
+        history: Per-epoch values, ``{"loss": [...], "val_loss": [...], ...}``,
+            the epochs of earlier runs included when resumed.
+        metrics: Final evaluation on the test split (``{}`` when there is none).
+        run_dir: The run directory.
+        exports: The artifacts the spec's ``export:`` section asked for, checked
+            (in ``run_dir/export/``).
+        export_errors: ``(format, error)`` for each export that failed; the
+            run itself is complete.
+    """
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    metrics: dict[str, float]
+    run_dir: Path
+    exports: list[ExportResult] = dataclasses.field(default_factory=list)
+    export_errors: list[tuple[str, ExportError]] = dataclasses.field(default_factory=list)
+
+
+def _resolve(
+    spec: PathLike | Mapping[str, Any] | ModelSpec,
+    overrides: Iterable[str] | Mapping[str, Any] | None,
+    plugins: Iterable[str],
+    allow_imports: bool,
+) -> tuple[ModelSpec, list[str]]:
+    doc = spec.document if isinstance(spec, ModelSpec) else load_document(spec)
+    # never mutate the caller's spec: overrides go to a copy
+    doc = dataclasses.replace(doc, data=copy.deepcopy(doc.data))
+    items = overrides if isinstance(overrides, Mapping) else list(overrides or [])
+    record = apply_overrides(doc, items)
+    loaded = load_spec(doc, plugins=plugins, allow_imports=allow_imports)
+    return loaded, record
+
+
+def train(
+    spec: PathLike | Mapping[str, Any] | ModelSpec | None = None,
+    *,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    out_dir: PathLike | None = None,
+    resume: PathLike | None = None,
+    epochs: int | None = None,
+    plugins: Iterable[str] = (),
+    allow_imports: bool = False,
+    verbose: int | None = None,
+) -> TrainResult:
+    """Train the model a spec describes, on the data its ``train:`` section names.
+
+    Args:
+        spec: A spec path, YAML text, mapping or :class:`ModelSpec`. Omit it to resume.
+        overrides: ``["train.epochs=3", ...]`` or ``{"train.epochs": 3}``.
+        out_dir: Where run directories are made (default ``runs``).
+        resume: A run directory to continue from its last completed epoch.
+        epochs: Total epochs (overrides ``train.epochs``; on resume, extends the run).
+        plugins: Modules to import first (custom layers, data functions...).
+        allow_imports: Honour the spec's ``imports:``.
+        verbose: Keras's progress output (default ``train.verbose``).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        SpecError: The spec is invalid, or has no ``train:`` section.
+        DataError: The data does not fit the spec (before training starts).
+        RunError: ``resume`` is not a run directory.
+
+    Example:
+        >>> train("specs/antirectifier_digits.yaml", epochs=1).metrics  # doctest: +SKIP
+        {'accuracy': 0.93..., 'loss': 0.24...}
+    """
+    if resume is not None:
+        run_dir = Path(resume)
+        meta = read_run(run_dir)
+        loaded = run_spec(run_dir, plugins=plugins, allow_imports=allow_imports)
+        record: list[str] = meta.get("overrides", [])
+    else:
+        if spec is None:
+            raise TypeError("train() needs a spec, or resume=RUN_DIR")
+        loaded, record = _resolve(spec, overrides, plugins, allow_imports)
+        meta = {}
+    if loaded.train is None:
+        doc = loaded.document
+        raise SpecError(
+            [
+                doc.diagnostic(
+                    (),
+                    "this spec has no `train:` section; add one with at least "
+                    "`data: {source: sklearn, name: digits}`",
+                )
+            ]
+        )
+    settings = loaded.train
+    total_epochs = epochs or meta.get("epochs") or settings.epochs
+    if epochs and resume is None:
+        record.append(f"epochs={epochs}")
+
+    keras.utils.set_random_seed(settings.seed)
+    model = build_model(loaded)
+    data = data_module.load_data(loaded)
+    data_module.check_against_model(data, model, loaded)
+
+    if resume is None:
+        run_dir = new_run_dir(Path(out_dir or "runs"), loaded.name)
+        write_text(run_dir / "spec.yaml", _resolved_yaml(loaded, record))
+        meta = {
+            "spec_file": loaded.document.file,
+            "base_dir": str(loaded.document.base_dir),
+            "overrides": record,
+            "epochs": total_epochs,
+            "modelspec_version": __version__,
+            "keras_version": keras.__version__,
+            "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+    meta |= {"status": "running", "epochs": total_epochs}
+    write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
+
+    train_ds = data_module.to_dataset(
+        data.train, batch_size=settings.batch_size, shuffle=settings.shuffle, seed=settings.seed
+    )
+    val_ds = (
+        data_module.to_dataset(data.validation, batch_size=settings.batch_size)
+        if data.validation is not None
+        else None
+    )
+    callbacks = make_callbacks(loaded, run_dir, val_ds is not None)
+    with deep_graph(len(loaded.layers)):
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=total_epochs,
+            shuffle=False,  # the tf.data pipeline shuffles (seeded)
+            callbacks=callbacks,
+            verbose=settings.verbose if verbose is None else verbose,
+        )
+    history = read_history(run_dir)
+    metrics = _evaluate(model, data, settings.batch_size)
+    save_model(model, run_dir / "model.keras")
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    plot_history(history, run_dir / "curves.png", title=loaded.name)
+    meta |= {"status": "done", "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+    write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
+    result = TrainResult(model, history, metrics, run_dir)
+    if loaded.export is not None:
+        _export_run(result, loaded, meta, plugins, allow_imports)
+    return result
+
+
+def _export_run(
+    result: TrainResult,
+    spec: ModelSpec,
+    meta: dict[str, Any],
+    plugins: Iterable[str],
+    allow_imports: bool,
+) -> None:
+    """The spec's ``export:`` formats, from the run directory's model.keras (so
+    the saved model is what gets exported and checked), into ``export/``."""
+    from ..export import export_all
+
+    assert spec.export is not None
+    run_dir = result.run_dir
+    result.exports, result.export_errors = export_all(
+        run_dir,
+        spec.export.formats,
+        run_dir / "export",
+        check=spec.export.check,
+        plugins=plugins,
+        allow_imports=allow_imports,
+    )
+    meta["exports"] = {
+        r.format: {"path": str(r.path.relative_to(run_dir)), "max_abs_diff": r.max_abs_diff}
+        for r in result.exports
+    }
+    meta["exports"] |= {f: {"error": str(e)} for f, e in result.export_errors}
+    write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
+
+
+def _resolved_yaml(spec: ModelSpec, record: list[str]) -> str:
+    head = f"# Resolved by modelspec {__version__} from {spec.document.file}"
+    if record:
+        head += " with " + " ".join(f"--set {r}" for r in record)
+    body = yaml.safe_dump(spec.document.data, sort_keys=False, allow_unicode=True)
+    return head + "\n" + body
+
+
+def _evaluate(model: keras.Model, data: Data, batch_size: int) -> dict[str, float]:
+    if data.test is None:
+        return {}
+    values = model.evaluate(
+        data_module.to_dataset(data.test, batch_size=batch_size), verbose=0, return_dict=True
+    )
+    return loss_first(values)
