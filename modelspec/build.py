@@ -321,7 +321,11 @@ def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> 
     limit permits.
 
     Example:
-        >>> model = load_model("model.keras")  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = f"{tempfile.mkdtemp()}/siamese.keras"
+        >>> build_model("specs/siamese.yaml").save(path)
+        >>> load_model(path).name
+        'siamese_digits'
     """
     import keras
 

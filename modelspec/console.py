@@ -5,10 +5,12 @@ straight to the process's stderr, which Python's ``sys.stderr`` redirection
 does not catch. Setting ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
 
 Example:
+    >>> import os
     >>> with captured_stderr() as captured:
-    ...     pass
-    >>> captured()
-    ''
+    ...     _ = os.write(2, b"C++ chatter")
+    ...     text = captured()
+    >>> text
+    'C++ chatter'
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ spec), ``run.json`` (where the spec came from, overrides, status),
 ``export/``. Training writes it; evaluate, predict, export and resume read it.
 
 Example:
-    >>> spec = run_spec("runs/antirectifier_digits-20261123-101500")  # doctest: +SKIP
-    >>> model_file("runs/antirectifier_digits-20261123-101500").name  # doctest: +SKIP
-    'model.keras'
+    The spec and the final model of a run (not run here: it needs a trained run)::
+
+        spec = run_spec("runs/antirectifier_digits-20261123-101500")
+        model_file(Path("runs/antirectifier_digits-20261123-101500"))  # .../model.keras
 """
 
 from __future__ import annotations

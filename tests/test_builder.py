@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import keras
@@ -112,6 +113,33 @@ def test_every_spec_round_trips_through_keras_files(path: Path, tmp_path: Path) 
     assert [type(layer).__name__ for layer in reloaded.layers] == [
         type(layer).__name__ for layer in model.layers
     ]
+
+
+def test_models_saved_when_the_shipped_layers_lived_in_modelspec_library_still_load(
+    tmp_path: Path,
+) -> None:
+    # Before the layout by stage, a saved model recorded `module: modelspec.library`;
+    # it reloads through the registered name (modelspec>L2Normalization).
+    model = build_model(spec_path("ssd_l2norm"))
+    model.save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as new:
+        entries = {name: new.read(name) for name in new.namelist()}
+    config = entries["config.json"].decode()
+    assert '"module": "modelspec.layers.shipped"' in config
+    entries["config.json"] = config.replace(
+        "modelspec.layers.shipped", "modelspec.library"
+    ).encode()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for name, data in entries.items():
+            old.writestr(name, data)
+    reloaded = load_model(tmp_path / "old.keras")
+    assert type(reloaded.get_layer("l2norm")) is L2Normalization
+    x = sample_inputs(model)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(x)["classes"]),
+        keras.ops.convert_to_numpy(model(x)["classes"]),
+        atol=1e-6,
+    )
 
 
 def test_add_loss_term_survives_save_and_reload(tmp_path: Path) -> None:

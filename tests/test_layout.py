@@ -232,43 +232,33 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_a_cycle_through_an_import_inside_a_function_is_found(tmp_path: Path) -> None:
+def test_every_kind_of_import_resolves_to_a_module_and_cycles_are_found(tmp_path: Path) -> None:
     root = _package(
         tmp_path,
         {
-            "a.py": "from . import b\n",
-            "b.py": "def f():\n    from .sub.c import thing\n",
-            "sub/__init__.py": "",
-            "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a import x\n",
-            "d.py": "import pkg.a\n",
-        },
-    )
-    graph = import_graph(root)
-    assert graph["pkg.a"] == {"pkg.b"}
-    assert graph["pkg.b"] == {"pkg.sub.c"}
-    assert graph["pkg.sub.c"] == {"pkg.a"}
-    assert graph["pkg.d"] == {"pkg.a"}
-    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.sub.c", "pkg.a"]]
-
-
-def test_imports_of_a_package_and_of_names_resolve_to_modules(tmp_path: Path) -> None:
-    root = _package(
-        tmp_path,
-        {
-            "__init__.py": "from .sub import thing\n",
+            "__init__.py": "from .sub import thing\n",  # a name: the package imports sub
+            "a.py": "from . import b\n",  # a submodule by name
+            "b.py": "def f():\n    from .sub.c import thing\n",  # inside a function
             "sub/__init__.py": "from .impl import thing\n",
+            "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a import x\n",
             "sub/impl.py": "from .. import other\nfrom ..other import name\nimport os\n",
             "other.py": "",
+            "d.py": "import pkg.a\n",  # absolute
         },
     )
     graph = import_graph(root)
     assert graph == {
         "pkg": {"pkg.sub"},
+        "pkg.a": {"pkg.b"},
+        "pkg.b": {"pkg.sub.c"},
         "pkg.sub": {"pkg.sub.impl"},
+        "pkg.sub.c": {"pkg.a"},
         "pkg.sub.impl": {"pkg.other"},
         "pkg.other": set(),
+        "pkg.d": {"pkg.a"},
     }
-    assert cycles(graph) == []
+    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.sub.c", "pkg.a"]]
+    assert tangle("pkg.b", graph) == {"pkg.a", "pkg.b", "pkg.sub.c"}
 
 
 @pytest.mark.parametrize(

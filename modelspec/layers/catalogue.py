@@ -5,7 +5,7 @@ upgrade or a change to a shipped layer; a test checks that the catalogue in
 use matches what this generates.
 
 Example:
-    >>> sorted(generate_catalogue()["modelspec_layers"])[:2]  # doctest: +SKIP
+    >>> sorted(generate_catalogue()["modelspec_layers"])[:2]
     ['AddLoss', 'Antirectifier']
 """
 

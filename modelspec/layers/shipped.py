@@ -30,6 +30,7 @@ class Antirectifier(keras.layers.Layer):
     the last dimension doubles. From the Keras ``antirectifier`` example.
 
     Example:
+        >>> import numpy as np
         >>> Antirectifier()(np.array([[1.0, -1.0]], "float32")).numpy().round(3)
         array([[0.707, 0.   , 0.   , 0.707]], dtype=float32)
     """
@@ -58,6 +59,7 @@ class L2Normalization(keras.layers.Layer):
         scale_init: Initial value of every channel's scale.
 
     Example:
+        >>> import numpy as np
         >>> L2Normalization(scale_init=2.0)(np.array([[3.0, 4.0]], "float32")).numpy()
         array([[1.2, 1.6]], dtype=float32)
     """
@@ -95,6 +97,7 @@ class TwoInputDense(keras.layers.Layer):
         use_bias: Whether each branch adds a bias.
 
     Example:
+        >>> import numpy as np
         >>> layer = TwoInputDense(3)
         >>> layer([np.ones((2, 4), "float32"), np.ones((2, 5), "float32")]).shape
         TensorShape([2, 6])
@@ -160,6 +163,7 @@ class CustomDense(keras.layers.Layer):
         bias_initializer: Initializer of the frozen bias.
 
     Example:
+        >>> import numpy as np
         >>> layer = CustomDense(4)
         >>> _ = layer(np.ones((1, 3), "float32"))
         >>> len(layer.trainable_weights), len(layer.non_trainable_weights)
@@ -214,6 +218,7 @@ class AddLoss(keras.layers.Layer):
         weight: Factor applied to the term.
 
     Example:
+        >>> import numpy as np
         >>> layer = AddLoss(fn="mean_square", weight=2.0)
         >>> _ = layer(np.array([[1.0, 3.0]], "float32"))
         >>> float(layer.losses[0])

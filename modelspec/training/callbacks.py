@@ -6,7 +6,9 @@ epoch, so a run killed at any moment resumes without losing or repeating an
 epoch. The spec's other callbacks follow, by name.
 
 Example:
-    >>> callbacks = make_callbacks(spec, run_dir, has_validation=True)  # doctest: +SKIP
+    What ``train`` passes to ``model.fit``::
+
+        callbacks = make_callbacks(spec, run_dir, has_validation=True)
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A run's history: ``history.csv`` read back, and ``curves.png`` drawn from it.
 
 Example:
-    >>> read_history("runs/antirectifier_digits-20261123-101500")["loss"][:2]  # doctest: +SKIP
-    [0.61, 0.24]
+    The loss per epoch of a run (not run here: it needs a trained run)::
+
+        read_history("runs/antirectifier_digits-20261123-101500")["loss"]  # [0.61, 0.24, ...]
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Evaluate and predict with a trained model: a run directory or a ``.keras`` file.
 
 Example:
-    >>> evaluate("runs/antirectifier_digits-20261123-101500")  # doctest: +SKIP
-    {'loss': 0.09..., 'accuracy': 0.97...}
+    A run's final model on the test split (not run here: it needs a trained run)::
+
+        evaluate("runs/antirectifier_digits-20261123-101500")
+        # {'loss': 0.09..., 'accuracy': 0.97...}
 """
 
 from __future__ import annotations
@@ -70,8 +72,10 @@ def evaluate(
         ``{"loss": ..., metric: ...}`` on the test split (or the whole ``data`` file).
 
     Example:
-        >>> evaluate("runs/antirectifier_digits-20261123-101500")  # doctest: +SKIP
-        {'accuracy': 0.97..., 'loss': 0.09...}
+        Not run here (it needs a trained run)::
+
+            evaluate("runs/antirectifier_digits-20261123-101500")
+            # {'loss': 0.09..., 'accuracy': 0.97...}
     """
     model, loaded = model_and_spec(source, spec, plugins, best)
     if loaded is None or loaded.train is None:
@@ -137,7 +141,9 @@ def predict(
         ``{output name: predictions}``.
 
     Example:
-        >>> predict("runs/digits-1", "new.npz", output="pred.csv")  # doctest: +SKIP
+        Not run here (it needs a trained run)::
+
+            predict("runs/digits-1", "new.npz", output="pred.csv")
     """
     model, loaded = model_and_spec(source, spec, plugins)
     if isinstance(inputs, Mapping):

@@ -2,11 +2,11 @@
 
 Example:
     >>> from modelspec.spec.loader import load_document
-    >>> ctx = Context(load_document("modelspec: 1\nnme: x\n"), allow_imports=False)
+    >>> ctx = Context(load_document("{modelspec: 1, nme: x}"), allow_imports=False)
     >>> check_structure(ctx) is None
     True
-    >>> print(ctx.diagnostics[1].format())
-    <string>:2:1: nme: unknown key 'nme'. Did you mean 'name'?
+    >>> print(ctx.diagnostics[-1].format())
+    <string>:1:16: nme: unknown key 'nme'. Did you mean 'name'?
 """
 
 from __future__ import annotations
