@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.metadata
 import inspect
 import json
 from pathlib import Path
@@ -24,19 +22,6 @@ def test_catalogue_in_use_matches_the_installed_keras() -> None:
     shipped = json.loads(store.CATALOGUE_PATH.read_text(encoding="utf-8"))
     if shipped["keras_version"] == keras.__version__:
         assert store._raw() == shipped
-
-
-def test_keras_version_is_read_without_importing_keras_and_falls_back_to_metadata(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert store.installed_keras_version() == importlib.metadata.version("keras")
-    # a Keras laid out without src/version.py: the package metadata answers
-    monkeypatch.setattr(
-        store.importlib.util,
-        "find_spec",
-        lambda name: importlib.machinery.ModuleSpec(name, None, is_package=True),
-    )
-    assert store.installed_keras_version() == importlib.metadata.version("keras")
 
 
 def test_another_keras_version_gets_a_generated_cached_catalogue(

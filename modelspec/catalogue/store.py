@@ -17,10 +17,9 @@ Example:
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib.metadata
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -30,31 +29,13 @@ CATALOGUE_PATH = Path(__file__).with_name("keras_catalogue.json")
 #: The catalogue's parts that describe modelspec's own layers and functions:
 #: they do not change with the Keras version.
 SHIPPED_PARTS = ("modelspec_layers", "modelspec_names")
-_VERSION = re.compile(r"""^__version__ = ["']([^"']+)["']""", re.MULTILINE)
 
 
 def installed_keras_version() -> str | None:
-    """The installed Keras's version, without importing Keras.
-
-    Read from ``keras/src/version.py``, Keras 3's "unique source of truth for
-    the version number", as text: far cheaper than :mod:`importlib.metadata`,
-    which costs about a fifth of a validation. The package metadata is the
-    fallback for a Keras laid out otherwise.
-    """
-    found = importlib.util.find_spec("keras")
-    for root in (found.submodule_search_locations or []) if found else []:
-        try:
-            text = (Path(root) / "src" / "version.py").read_text(encoding="utf-8")
-        except OSError:
-            continue
-        match = _VERSION.search(text)
-        if match:
-            return match.group(1)
-    from importlib import metadata
-
+    """The installed Keras's version, read from its metadata (no import)."""
     try:
-        return metadata.version("keras")
-    except metadata.PackageNotFoundError:
+        return importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:
         return None
 
 
