@@ -20,9 +20,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+#: How many characters of a user's value a message echoes (a 100 KB key is not printed whole).
+ECHO_LIMIT = 80
 
 
 @dataclass(frozen=True)
@@ -156,3 +158,32 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         close = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)
         close = [folded[c] for c in close]
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def shown(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters.
+
+    Example:
+        >>> shown([1, 2]), shown("x" * 500, limit=12)
+        ('[1, 2]', "'xxxxxxx...' (500 characters)")
+        >>> shown(list(range(100)), limit=12)
+        '[0, 1, 2,... (list, 100 items)'
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        return f"{text[: limit - 4]}...' ({len(value):,} characters)"
+    size = f", {len(value):,} items" if isinstance(value, list | dict | tuple | set) else ""
+    return f"{text[: limit - 3]}... ({type(value).__name__}{size})"
+
+
+def clipped(text: object, limit: int = ECHO_LIMIT) -> str:
+    """A user's string (a key, a name) for quoting in a message, cut to about ``limit``.
+
+    Example:
+        >>> clipped("dense_1"), clipped("k" * 100, limit=8)
+        ('dense_1', 'kkkkk...')
+    """
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -35,3 +35,45 @@ def write_text(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def stays_inside(relative: str) -> bool:
+    """Whether a path a spec names stays inside the folder it is taken in.
+
+    Only relative paths whose ``..`` never climb above their folder do: the
+    check is on the text, so it works before the folder exists. Resolve the
+    path with :func:`inside` when the folder exists, to catch symlinks too.
+
+    Example:
+        >>> stays_inside("logs/run1"), stays_inside("a/../b"), stays_inside("../x")
+        (True, True, False)
+        >>> stays_inside("/etc/passwd"), stays_inside("")
+        (False, False)
+    """
+    if not relative or os.path.isabs(relative) or relative.startswith("~"):
+        return False
+    depth = 0
+    for part in relative.replace("\\", "/").split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif part not in ("", "."):
+            depth += 1
+    return True
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """``root / relative`` with symlinks resolved, or ``None`` when that leaves ``root``.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> inside(root, "logs") == root.resolve() / "logs", inside(root, "../x")
+        (True, None)
+    """
+    if not stays_inside(relative):
+        return None
+    base = root.resolve()
+    target = (base / relative).resolve()
+    return target if target == base or base in target.parents else None

@@ -126,8 +126,18 @@ class Registry:
             )
         import keras
 
-        package = "modelspec" if self.namespace == "layers" else f"modelspec.{self.namespace}"
-        keras.saving.register_keras_serializable(package=package, name=name)(obj)
+        keras.saving.register_keras_serializable(package=self._package, name=name)(obj)
+
+    @property
+    def _package(self) -> str:
+        return "modelspec" if self.namespace == "layers" else f"modelspec.{self.namespace}"
+
+    def keras_names(self) -> set[str]:
+        """The names Keras serialization knows the entries by (``modelspec>Antirectifier``),
+        as a saved model's ``registered_name`` says them."""
+        if not self.keras_serializable:
+            return set()
+        return {f"{self._package}>{name}" for name in self._entries}
 
     def get(self, name: str) -> Any | None:
         """The object registered as ``name``, or ``None``."""

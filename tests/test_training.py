@@ -116,6 +116,38 @@ def test_run_file_callbacks_take_their_arguments_without_a_path(
     assert list((result.run_dir / "logs" / "train").iterdir())
 
 
+def test_files_a_spec_names_for_writing_stay_inside_the_run_directory(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    callbacks = "  callbacks:\n    - {type: backup_and_restore, backup_dir: ../../victim}\n"
+    spec = write_spec(SMALL + callbacks)
+    with pytest.raises(SpecError, match=r"spec.yaml:22:46: train.callbacks\[0\].backup_dir"):
+        train(spec, out_dir=tmp_path / "runs")
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "runs").exists()  # refused before any run directory is made
+
+
+def test_a_symlink_out_of_a_resumed_run_is_refused(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    result = train(write_spec(SMALL), out_dir=tmp_path / "runs", epochs=1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    logs = result.run_dir / "logs"
+    for path in sorted(logs.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    logs.rmdir()
+    logs.symlink_to(outside)  # TensorBoard would write through it
+    with pytest.raises(SpecError) as err:
+        train(resume=result.run_dir, epochs=2)
+    assert "train: expected a path inside the run directory" in str(err.value)
+    assert "Received: log_dir='logs', which leads out of it (through a symlink?)" in str(err.value)
+    assert list(outside.iterdir()) == []
+
+
 def test_training_without_a_train_section_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="has no `train:` section"):
         train(ROOT / "specs" / "siamese.yaml", out_dir=tmp_path)

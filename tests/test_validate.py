@@ -10,7 +10,7 @@ import pytest
 
 from modelspec import ModelSpec, SpecError, load_spec, validate_spec
 
-from .conftest import ROOT
+from .conftest import ROOT, SMALL
 
 HEADER = """\
 modelspec: 1
@@ -287,6 +287,93 @@ def test_a_model_spec_made_in_python_validates() -> None:
     assert [d.message for d in validate_spec(spec).errors] == [
         "expected a positive integer. Received: units=0"
     ]
+
+
+def test_files_a_run_writes_must_stay_in_the_run_directory(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        SMALL
+        + """\
+  callbacks:
+    - {type: backup_and_restore, backup_dir: ../../victim}
+    - {type: csv_logger, filename: /abs/file.csv}
+    - {type: ModelCheckpoint, filepath: ../x.keras}
+    - {type: tensorboard, log_dir: logs/../../out}
+    - {type: tensorboard, log_dir: logs/../board}
+"""
+    )
+    hint = (
+        "A run writes only inside its run directory (absolute paths and '..' that climb "
+        "out of it are refused): copy the files elsewhere after training."
+    )
+    expected = "expected a path relative to the run directory, staying inside it. Received:"
+    assert lines(path) == [
+        f"spec.yaml:22:46: train.callbacks[0].backup_dir: {expected} backup_dir='../../victim'. {hint}",
+        f"spec.yaml:23:36: train.callbacks[1].filename: {expected} filename='/abs/file.csv'. {hint}",
+        f"spec.yaml:24:41: train.callbacks[2].filepath: {expected} filepath='../x.keras'. {hint}",
+        f"spec.yaml:25:36: train.callbacks[3].log_dir: {expected} log_dir='logs/../../out'. {hint}",
+    ]
+
+
+def test_serialized_objects_name_keras_or_registered_classes_only(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: a, type: Dense, units: 4, kernel_initializer: {class_name: Foo, module: os}}
+  - {name: b, type: Dense, units: 4, kernel_initializer: {module: builtins, class_name: eval}}
+  - {name: c, type: Dense, units: 4, bias_initializer: {class_name: Zeros, registered_name: e>x}}
+  - {name: d, type: Dense, units: 4, kernel_initializer: {class_name: GlorotUnifrm}}
+  - {name: e, type: Dense, units: 4, bias_initializer: {config: {}}}
+  - {name: f, type: Normalization, mean: {module: os, class_name: system, config: {a: ls}}}
+  - {name: g, type: Dense, units: 4, kernel_initializer: {class_name: Ones, cfg: 1}}
+  - {name: h, type: Bidirectional, layer: {type: [LSTM], units: 3}}
+outputs: [h]
+compile:
+  optimizer: {type: sgd, learning_rate: {type: 5, initial_learning_rate: 0.1}}
+"""
+    )
+    module = (
+        "expected a Keras module (keras or keras.*). Received: module={}. A spec names "
+        "Keras objects and registered ones, never other Python modules."
+    )
+    assert lines(path) == [
+        "spec.yaml:6:71: layers[0] (a).kernel_initializer.class_name: unknown initializer 'Foo'. Custom initializers need their plugin (--plugin).",
+        "spec.yaml:6:84: layers[0] (a).kernel_initializer.module: " + module.format("'os'"),
+        "spec.yaml:7:67: layers[1] (b).kernel_initializer.module: " + module.format("'builtins'"),
+        "spec.yaml:7:89: layers[1] (b).kernel_initializer.class_name: unknown initializer 'eval'. Custom initializers need their plugin (--plugin).",
+        "spec.yaml:8:93: layers[2] (c).bias_initializer.registered_name: unknown registered name 'e>x': no plugin registered it. Register the object with modelspec (@register_layer, ...) in a plugin (--plugin).",
+        "spec.yaml:9:71: layers[3] (d).kernel_initializer.class_name: unknown initializer 'GlorotUnifrm'. Did you mean 'GlorotUniform'?",
+        "spec.yaml:10:56: layers[4] (e).bias_initializer: expected {class_name: NAME, config: {...}} with the initializer's name. Received: {'config': {}}",
+        "spec.yaml:11:51: layers[5] (f).mean.module: " + module.format("'os'"),
+        "spec.yaml:12:77: layers[6] (g).kernel_initializer.cfg: unknown key 'cfg' in initializer {class_name: ..., config: ...}. Did you mean 'config'?",
+        "spec.yaml:13:50: layers[7] (h).layer.type: expected a layer type name such as LSTM. Received: type=['LSTM']",
+        "spec.yaml:16:48: compile.optimizer.learning_rate.type: expected a schedule name such as ExponentialDecay. Received: type=5",
+    ]
+
+
+def test_keras_serialized_objects_that_validate_also_build(write_spec: Callable[..., str]) -> None:
+    from modelspec import build_model
+
+    path = write_spec(
+        HEADER
+        + """\
+  - name: d
+    type: Dense
+    units: 4
+    kernel_regularizer: {class_name: L2, config: {l2: 0.1}}
+    kernel_constraint: {class_name: MaxNorm, module: keras.constraints, registered_name: null}
+    kernel_initializer: {module: keras.initializers, class_name: GlorotUniform, config: {seed: 1}}
+    dtype: {module: keras, class_name: DTypePolicy, config: {name: float32}}
+outputs: [d]
+"""
+    )
+    assert validate_spec(path).ok
+    layer = build_model(path).get_layer("d")
+    assert type(layer.kernel_regularizer).__name__ == "L2"
+    assert type(layer.kernel_constraint).__name__ == "MaxNorm"
 
 
 def test_validating_builtin_specs_does_not_import_tensorflow() -> None:

@@ -25,6 +25,7 @@ from .signatures import (
 from .store import (
     builtin_layer_names,
     builtin_names,
+    callback_name,
     keras_class,
     keras_class_names,
     keras_layer,
@@ -45,6 +46,7 @@ __all__ = [
     "arg_kind",
     "builtin_layer_names",
     "builtin_names",
+    "callback_name",
     "keras_class",
     "keras_class_names",
     "keras_layer",

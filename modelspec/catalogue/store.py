@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .signatures import LayerSignature, keras_catalogue, signature_from_json
+from .signatures import CALLBACKS, LayerSignature, keras_catalogue, signature_from_json
 
 CATALOGUE_PATH = Path(__file__).with_name("keras_catalogue.json")
 #: The catalogue's parts that describe modelspec's own layers and functions:
@@ -105,6 +105,18 @@ def keras_class(section: str, name: str) -> LayerSignature | None:
     if raw is None:
         return None
     return signature_from_json(raw["class_name"], "keras", raw)
+
+
+def callback_name(name: str) -> str | None:
+    """The spec name (``early_stopping``) of a callback named by its spec name or
+    its class name (``EarlyStopping``), in any case; ``None`` when unknown.
+
+    Example:
+        >>> callback_name("ModelCheckpoint"), callback_name("csv_logger")
+        ('model_checkpoint', 'csv_logger')
+    """
+    sig = keras_class("callbacks", name)
+    return next((k for k, v in CALLBACKS.items() if sig and v == sig.type), None)
 
 
 def keras_class_names(section: str) -> list[str]:

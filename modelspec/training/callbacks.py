@@ -22,24 +22,46 @@ from typing import Any
 import keras
 
 from .. import catalogue
-from ..files import write_text
+from ..errors import SpecError, shown
+from ..files import inside, write_text
 from ..spec.schema import ModelSpec
 
 
 def make_callbacks(spec: ModelSpec, run_dir: Path, has_validation: bool) -> list[Any]:
+    """The callbacks of a run, in the order they must run.
+
+    Raises:
+        SpecError: A callback's file would land outside the run directory
+            once symlinks are followed (validation refuses the others).
+    """
     assert spec.train is not None
-    user = {c.type.lower(): c.args for c in spec.train.callbacks}
-    for name in list(user):  # class names (EarlyStopping) -> spec names (early_stopping)
-        sig = catalogue.keras_class("callbacks", name)
-        key = next((k for k, v in catalogue.CALLBACKS.items() if sig and v == sig.type), name)
-        user[key] = user.pop(name)
+    # by spec name (early_stopping), whether the spec gave that or a class name
+    user = {
+        catalogue.callback_name(c.type) or c.type.lower(): (i, c.args)
+        for i, c in enumerate(spec.train.callbacks)
+    }
     monitor = spec.train.monitor or ("val_loss" if has_validation else "loss")
 
     def args(name: str, **defaults: Any) -> dict[str, Any]:
-        given = dict(user.pop(name, {}))
+        index, given = user.pop(name, (None, {}))
+        given = dict(given)
         if name in catalogue.CALLBACK_RUN_FILES:  # relative paths are inside the run directory
             key, default = catalogue.CALLBACK_RUN_FILES[name]
-            given[key] = str(run_dir / given.get(key, default))
+            relative = given.get(key, default)
+            target = inside(run_dir, relative)
+            if target is None:
+                where = ("train", "callbacks", index, key) if index is not None else ("train",)
+                raise SpecError(
+                    [
+                        spec.document.diagnostic(
+                            where,
+                            f"expected a path inside the run directory {run_dir}. Received: "
+                            f"{key}={shown(relative)}, which leads out of it (through a "
+                            "symlink?). A run writes only inside its run directory.",
+                        )
+                    ]
+                )
+            given[key] = str(target)
         return defaults | given
 
     callbacks: list[Any] = [
@@ -51,7 +73,7 @@ def make_callbacks(spec: ModelSpec, run_dir: Path, has_validation: bool) -> list
         AtomicHistory(Path(args("csv_logger")["filename"])),
         keras.callbacks.TensorBoard(**args("tensorboard")),
     ]
-    for name, given in user.items():
+    for name, (_, given) in user.items():
         sig = catalogue.keras_class("callbacks", name)
         assert sig is not None  # validated
         extra = {"monitor": monitor} if "monitor" in sig.args and "monitor" not in given else {}

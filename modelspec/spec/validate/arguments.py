@@ -17,7 +17,7 @@ from typing import Any
 
 from ... import catalogue, plugins, registry
 from ...catalogue import KINDS, REFUSED_LAYERS, LayerSignature
-from ...errors import did_you_mean
+from ...errors import clipped, did_you_mean, shown
 from ..loader import PathT
 from ..schema import NAME_PATTERN
 from .context import Context
@@ -43,7 +43,7 @@ def layer_type(ctx: Context, type_name: Any, path: PathT) -> LayerSignature | No
     hint = did_you_mean(type_name, known)
     ctx.add(
         path,
-        f"unknown layer type '{type_name}'.{hint} Run `modelspec layers` to "
+        f"unknown layer type '{clipped(type_name)}'.{hint} Run `modelspec layers` to "
         "list the available types; custom layers need their plugin (--plugin).",
     )
     return None
@@ -59,15 +59,20 @@ def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: Pa
                 hint = " A node's name is its `name:` key."
             elif name in ("input_shape", "input_dim", "batch_input_shape"):
                 hint = " Declare shapes under `inputs:` instead."
-            ctx.add(arg_path, f"unknown argument '{name}' for {sig.type}.{hint}", key=True)
+            ctx.add(arg_path, f"unknown argument '{clipped(name)}' for {sig.type}.{hint}", key=True)
             continue
         if value is None and not info.required:
             continue
         kind = info.kind
         if not kind.accepts(value):
-            ctx.add(arg_path, f"expected {kind.description}. Received: {name}={value!r}")
-        elif kind.names and isinstance(value, str):
+            ctx.add(arg_path, f"expected {kind.description}. Received: {name}={shown(value)}")
+            continue
+        if kind not in (KINDS["layer"], KINDS["layers"]):
+            serialized(ctx, value, arg_path)
+        if kind.names and isinstance(value, str):
             known_name(ctx, kind.names, value, arg_path)
+        elif kind.names and isinstance(value, dict):
+            _named_object(ctx, kind.names, value, arg_path)
         elif kind is KINDS["layer"]:
             nested_layer(ctx, value, arg_path)
         elif kind is KINDS["learning_rate"] and isinstance(value, dict):
@@ -89,16 +94,81 @@ def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:
         return
     known = [*catalogue.builtin_names(namespace), *reg]
     hint = did_you_mean(value, known) or f" Custom {namespace} need their plugin (--plugin)."
-    ctx.add(path, f"unknown {reg.kind} '{value}'.{hint}")
+    ctx.add(path, f"unknown {reg.kind} '{clipped(value)}'.{hint}")
+
+
+#: The keys of a Keras serialization mapping (``keras.saving.serialize_keras_object``).
+SERIALIZED_KEYS = ("class_name", "config", "module", "registered_name")
+
+
+def _named_object(ctx: Context, namespace: str, value: dict[str, Any], path: PathT) -> None:
+    """``{class_name: GlorotUniform, config: {...}}``: a known class, Keras's keys only."""
+    kind = registry.REGISTRIES[namespace].kind
+    for key in value:
+        if key not in SERIALIZED_KEYS:
+            hint = did_you_mean(str(key), SERIALIZED_KEYS)
+            ctx.add(
+                (*path, key),
+                f"unknown key '{clipped(key)}' in {kind} {{class_name: ..., config: ...}}.{hint}",
+                key=True,
+            )
+    name = value.get("class_name")
+    if not isinstance(name, str):
+        ctx.add(
+            path,
+            f"expected {{class_name: NAME, config: {{...}}}} with the {kind}'s name. "
+            f"Received: {shown(value)}",
+        )
+    else:
+        known_name(ctx, namespace, name, (*path, "class_name"))
+    if not isinstance(value.get("config", {}), dict):
+        ctx.add((*path, "config"), f"expected a mapping. Received: config={shown(value['config'])}")
+
+
+def serialized(ctx: Context, value: Any, path: PathT) -> None:
+    """Keras serialization mappings anywhere inside an argument name Keras objects or
+    registered ones: never another Python module (``{module: os, class_name: system}``)."""
+    stack: list[tuple[Any, PathT]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+            continue
+        if not isinstance(item, dict):
+            continue
+        module = item.get("module")
+        if "module" in item and not (
+            isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+        ):
+            ctx.add(
+                (*where, "module"),
+                "expected a Keras module (keras or keras.*). Received: "
+                f"module={shown(module)}. A spec names Keras objects and registered ones, "
+                "never other Python modules.",
+            )
+        name = item.get("registered_name")
+        if name is not None and name not in _registered_names():
+            ctx.add(
+                (*where, "registered_name"),
+                f"unknown registered name {shown(name)}: no plugin registered it. Register "
+                "the object with modelspec (@register_layer, ...) in a plugin (--plugin).",
+            )
+        stack.extend((v, (*where, k)) for k, v in item.items() if k not in SERIALIZED_KEYS[2:])
+
+
+def _registered_names() -> set[str]:
+    return set().union(*(reg.keras_names() for reg in registry.REGISTRIES.values()))
 
 
 def nested_layer(ctx: Context, spec: Any, path: PathT) -> None:
     if not isinstance(spec, dict) or "type" not in spec:
-        ctx.add(path, f"expected {KINDS['layer'].description}. Received: {spec!r}")
+        ctx.add(path, f"expected {KINDS['layer'].description}. Received: {shown(spec)}")
         return
     name = spec.get("name")
     if name is not None and not (isinstance(name, str) and NAME_RE.match(name)):
-        ctx.add((*path, "name"), f"expected {FIELD_HINTS['name']}. Received: name={name!r}")
+        ctx.add((*path, "name"), f"expected {FIELD_HINTS['name']}. Received: name={shown(name)}")
+    if not typed(ctx, spec, path, "a layer type name such as LSTM"):
+        return
     args = {k: v for k, v in spec.items() if k not in ("type", "name")}
     sig = layer_type(ctx, spec["type"], (*path, "type"))
     if sig is not None:
@@ -108,7 +178,7 @@ def nested_layer(ctx: Context, spec: Any, path: PathT) -> None:
 def keras_class(ctx: Context, section: str, name: Any, path: PathT) -> LayerSignature | None:
     """Resolve an optimizer or schedule name; report it when unknown."""
     if not isinstance(name, str):
-        return None  # a wrong type: reported by the structure stage
+        return None  # a wrong type: reported by the structure stage or by `typed`
     sig = catalogue.keras_class(section, name)
     if sig is None:
         known = catalogue.keras_class_names(section)
@@ -116,13 +186,23 @@ def keras_class(ctx: Context, section: str, name: Any, path: PathT) -> LayerSign
             section, "callback"
         )
         hint = did_you_mean(name, known) or f" Known: {', '.join(known)}."
-        ctx.add(path, f"unknown {noun} '{name}'.{hint}")
+        ctx.add(path, f"unknown {noun} '{clipped(name)}'.{hint}")
     return sig
+
+
+def typed(ctx: Context, value: dict[str, Any], path: PathT, expected: str) -> bool:
+    """Whether the ``type:`` of a nested mapping is a name; report it when it is not."""
+    if isinstance(value.get("type"), str):
+        return True
+    ctx.add((*path, "type"), f"expected {expected}. Received: type={shown(value.get('type'))}")
+    return False
 
 
 def schedule(ctx: Context, value: dict[str, Any], path: PathT) -> None:
     if "type" not in value:
         ctx.add(path, "missing required key 'type' (a schedule such as ExponentialDecay)")
+        return
+    if not typed(ctx, value, path, "a schedule name such as ExponentialDecay"):
         return
     sig = keras_class(ctx, "schedules", value["type"], (*path, "type"))
     if sig is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ...errors import did_you_mean
 from ..loader import PathT
-from .arguments import check_args, keras_class, known_name
+from .arguments import check_args, keras_class, known_name, typed
 from .context import Context, output_names
 
 
@@ -52,6 +52,10 @@ def _optimizer(ctx: Context, optimizer: Any) -> None:
     name = optimizer.get("type") if isinstance(optimizer, dict) else optimizer
     if isinstance(optimizer, dict) and "type" not in optimizer:
         ctx.add(path, "missing required key 'type' (the optimizer's name, such as adam)")
+        return
+    if isinstance(optimizer, dict) and not typed(
+        ctx, optimizer, path, "an optimizer name such as adam"
+    ):
         return
     sig = keras_class(ctx, "optimizers", name, (*path, "type") if name != optimizer else path)
     if sig is not None and isinstance(optimizer, dict):

@@ -17,7 +17,8 @@ import dataclasses
 from typing import Any
 
 from ... import catalogue
-from ...errors import did_you_mean
+from ...errors import did_you_mean, shown
+from ...files import stays_inside
 from ..loader import PathT
 from ..schema import KERAS_DATASETS, SKLEARN_DATASETS, TRANSFORMS
 from .arguments import check_args, keras_class, known_name
@@ -41,15 +42,31 @@ def check_train(ctx: Context) -> None:
             path: PathT = ("train", "callbacks", i)
             sig = keras_class(ctx, "callbacks", callback["type"], (*path, "type"))
             if sig is not None:
-                if callback["type"] in catalogue.CALLBACK_RUN_FILES:  # has a default
-                    arg = catalogue.CALLBACK_RUN_FILES[callback["type"]][0]
+                name = catalogue.callback_name(sig.type)
+                if name in catalogue.CALLBACK_RUN_FILES:  # a file in the run directory
+                    arg = catalogue.CALLBACK_RUN_FILES[name][0]
                     optional = dataclasses.replace(sig.args[arg], required=False)
                     sig = dataclasses.replace(sig, args=sig.args | {arg: optional})
+                    if arg in callback:
+                        _run_file(ctx, arg, callback[arg], (*path, arg))
                 args = {k: v for k, v in callback.items() if k != "type"}
                 check_args(ctx, sig, args, path)
     data = section.get("data")
     if isinstance(data, dict):
         _train_data(ctx, data)
+
+
+def _run_file(ctx: Context, arg: str, value: Any, path: PathT) -> None:
+    """A file a callback writes must stay inside the run directory."""
+    if isinstance(value, str) and stays_inside(value):
+        return
+    ctx.add(
+        path,
+        "expected a path relative to the run directory, staying inside it. "
+        f"Received: {arg}={shown(value)}. A run writes only inside its run directory "
+        "(absolute paths and '..' that climb out of it are refused): copy the files "
+        "elsewhere after training.",
+    )
 
 
 def _train_data(ctx: Context, data: dict[str, Any]) -> None:
