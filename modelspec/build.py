@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from . import catalogue, registry
 from .catalogue import KINDS, LayerSignature
 from .errors import BuildError
+from .files import spec_path
 from .spec.graph import effective_inputs, iter_refs, parse_ref, topological_order
 from .spec.schema import LayerNode, ModelSpec
 from .spec.validate import load_spec
@@ -95,6 +96,8 @@ class _Builder:
                 value = [self.make_layer(v, f"{owner}_{key}_{i}") for i, v in enumerate(value)]
             elif kind.names:
                 value = self.named(kind.names, value)
+            elif kind is KINDS["file_or_list"] and isinstance(value, str):
+                value = str(spec_path(self.doc.base_dir, value))  # relative to the spec
             elif info.is_tuple or kind in (KINDS["int_or_ints"], KINDS["shape"]):
                 value = _tuples(value)
             result[key] = value

@@ -77,3 +77,15 @@ def inside(root: Path, relative: str) -> Path | None:
     base = root.resolve()
     target = (base / relative).resolve()
     return target if target == base or base in target.parents else None
+
+
+def spec_path(base_dir: Path, path: str) -> Path:
+    """A file a spec names for reading: absolute as given (``~`` expanded), else
+    relative to the spec's folder ``base_dir``.
+
+    Example:
+        >>> spec_path(Path("/specs"), "data/x.csv").as_posix()
+        '/specs/data/x.csv'
+    """
+    given = Path(path).expanduser()
+    return given if given.is_absolute() else (base_dir / given).resolve()

@@ -142,6 +142,23 @@ def test_models_saved_when_the_shipped_layers_lived_in_modelspec_library_still_l
     )
 
 
+def test_a_lookup_vocabulary_file_is_read_relative_to_the_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("cat\ndog\nbird\n", encoding="utf-8")
+    (folder / "lookup.yaml").write_text(
+        "modelspec: 1\nname: lookup\ninputs:\n  - {name: words, shape: [2], dtype: string}\n"
+        "layers:\n  - {name: ids, type: StringLookup, vocabulary: vocab.txt}\noutputs: [ids]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)  # not the spec's folder
+    model = build_model("specs/lookup.yaml")
+    ids = model(np.array([["dog", "fish"]]))
+    assert keras.ops.convert_to_numpy(ids).tolist() == [[2, 0]]  # 0: out of vocabulary
+
+
 def test_add_loss_term_survives_save_and_reload(tmp_path: Path) -> None:
     model = build_model(spec_path("add_loss"))
     assert [layer.name for layer in model.layers][1:3] == ["h", "h_add_loss"]

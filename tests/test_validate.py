@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -374,6 +375,31 @@ outputs: [d]
     layer = build_model(path).get_layer("d")
     assert type(layer.kernel_regularizer).__name__ == "L2"
     assert type(layer.kernel_constraint).__name__ == "MaxNorm"
+
+
+def test_files_a_layer_reads_must_exist_relative_to_the_spec(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    (tmp_path / "words").mkdir()
+    path = write_spec(
+        """\
+modelspec: 1
+name: m
+inputs:
+  - {name: x, shape: [1], dtype: string}
+layers:
+  - {name: a, type: StringLookup, vocabulary: nope.txt}
+  - {name: b, type: StringLookup, vocabulary: words}
+  - {name: c, type: IntegerLookup, vocabulary: [1, 2], inputs: x}
+outputs: [b, c]
+"""
+    )
+    expected = "expected a list, or the path of a text file with one entry per line. Received:"
+    where = f"(relative paths start at the spec's folder, {tmp_path})"
+    assert [d.format() for d in validate_spec(path).errors] == [
+        f"spec.yaml:6:47: layers[0] (a).vocabulary: {expected} vocabulary='nope.txt': no such file {where}",
+        f"spec.yaml:7:47: layers[1] (b).vocabulary: {expected} vocabulary='words': a folder {where}",
+    ]
 
 
 def test_validating_builtin_specs_does_not_import_tensorflow() -> None:

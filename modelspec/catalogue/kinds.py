@@ -44,6 +44,9 @@ _POSITIVE_INT_ARGS = {
 _FRACTION_ARGS = {"rate", "dropout", "recurrent_dropout"}
 _INT_OR_INTS_ARGS = {"kernel_size", "strides", "pool_size", "dilation_rate", "size"}
 _SHAPE_ARGS = {"target_shape", "dims"}
+#: Arguments that take a list or the path of a file Keras reads (lookup layers'
+#: ``vocabulary``): a spec can read files, relative to its folder.
+FILE_ARGS = {"vocabulary"}
 _FREQ_ARGS = {"save_freq", "update_freq"}  # callbacks: "epoch" or every N batches
 _NAMED_ARGS = {  # argument name -> the namespace of names it takes
     "activation": "activations",
@@ -123,6 +126,12 @@ KINDS: dict[str, ArgKind] = {
             "an integer or a list of integers",
             _IntOrInts,
             anyOf=[{"type": "integer"}, {"type": "array"}],
+        ),
+        _kind(
+            "file_or_list",
+            "a list, or the path of a text file with one entry per line",
+            list[Any] | StrictStr,
+            anyOf=[{"type": "array"}, {"type": "string"}],
         ),
         _kind(
             "shape",
@@ -210,6 +219,8 @@ def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any 
         return KINDS["layers"]
     if name in _INT_OR_INTS_ARGS:
         return KINDS["int_or_ints"]
+    if name in FILE_ARGS:
+        return KINDS["file_or_list"]
     if name in _SHAPE_ARGS:
         return KINDS["shape"]
     simple = {bool: "bool", int: "int", float: "number", str: "str"}

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DownloadError, did_you_mean
+from ..files import spec_path
 from ..spec.loader import Document
 from ..spec.schema import SKLEARN_DATASETS, DataSpec, ModelSpec
 from .common import DATA, Problem, fail
@@ -43,8 +44,7 @@ class Source:
 def _resolve(doc: Document, entry: DataSpec) -> Path:
     if entry.path is None:
         raise fail(doc, DATA, f"missing required key 'path' (the {entry.source} file or folder)")
-    path = Path(entry.path).expanduser()
-    return path if path.is_absolute() else (doc.base_dir / path).resolve()
+    return spec_path(doc.base_dir, entry.path)
 
 
 def load_source(spec: ModelSpec, entry: DataSpec) -> Source:

@@ -13,11 +13,13 @@ Example:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from ... import catalogue, plugins, registry
 from ...catalogue import KINDS, REFUSED_LAYERS, LayerSignature
 from ...errors import clipped, did_you_mean, shown
+from ...files import spec_path
 from ..loader import PathT
 from ..schema import NAME_PATTERN
 from .context import Context
@@ -73,6 +75,8 @@ def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: Pa
             known_name(ctx, kind.names, value, arg_path)
         elif kind.names and isinstance(value, dict):
             _named_object(ctx, kind.names, value, arg_path)
+        elif kind is KINDS["file_or_list"] and isinstance(value, str):
+            _readable(ctx, name, value, arg_path)
         elif kind is KINDS["layer"]:
             nested_layer(ctx, value, arg_path)
         elif kind is KINDS["learning_rate"] and isinstance(value, dict):
@@ -95,6 +99,20 @@ def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:
     known = [*catalogue.builtin_names(namespace), *reg]
     hint = did_you_mean(value, known) or f" Custom {namespace} need their plugin (--plugin)."
     ctx.add(path, f"unknown {reg.kind} '{clipped(value)}'.{hint}")
+
+
+def _readable(ctx: Context, name: str, value: str, path: PathT) -> None:
+    """A file a layer reads (a lookup layer's vocabulary) exists, relative to the spec."""
+    target = spec_path(ctx.doc.base_dir, value)
+    if target.is_file():
+        return
+    problem = "a folder" if target.is_dir() else "no such file"
+    if not Path(value).expanduser().is_absolute():
+        problem += f" (relative paths start at the spec's folder, {ctx.doc.base_dir})"
+    ctx.add(
+        path,
+        f"expected {KINDS['file_or_list'].description}. Received: {name}={shown(value)}: {problem}",
+    )
 
 
 #: The keys of a Keras serialization mapping (``keras.saving.serialize_keras_object``).
