@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modelspec import RunError, SpecError, evaluate, load_model, predict, train
+from modelspec import RunError, SpecError, evaluate, load_model, predict, train, validate_spec
 from modelspec.cli import main
 
 from .conftest import ROOT, SMALL
@@ -146,6 +146,55 @@ def test_a_symlink_out_of_a_resumed_run_is_refused(
     assert "train: expected a path inside the run directory" in str(err.value)
     assert "Received: log_dir='logs', which leads out of it (through a symlink?)" in str(err.value)
     assert list(outside.iterdir()) == []
+
+
+TWO_OUTPUTS = """\
+modelspec: 1
+name: two
+inputs:
+  - {name: x, shape: [4]}
+layers:
+  - {name: a, type: Dense, units: 3, activation: softmax}
+  - {name: b, type: Dense, units: 1, inputs: x, add_loss: {weight: 0.01}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("outputs", "compile_"),
+    [
+        (
+            "[a]",
+            "{loss: sparse_categorical_crossentropy, metrics: [acc, SparseTopKCategoricalAccuracy]}",
+        ),
+        ("[a, b]", "{loss: [ce, mse], metrics: [acc, mae]}"),
+        ("{cls: a, reg: b}", "{loss: {cls: ce, reg: mse}, metrics: {reg: [mae, mse]}}"),
+        ("{cls: a, reg: b}", "{loss: {cls: ce}, metrics: {cls: [Accuracy]}}"),
+        ("{cls: a}", "{loss: {cls: ce}, metrics: {cls: [acc]}}"),
+    ],
+)
+def test_validation_knows_the_names_training_logs(
+    outputs: str, compile_: str, write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    from modelspec.spec.validate.compile import logged_names
+
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "d.npz", x=rng.random((40, 4)), cls=rng.integers(0, 3, 40), reg=rng.random(40)
+    )
+    targets = "{a: cls, b: reg}" if "[" in outputs else "{cls: cls, reg: reg}"
+    if outputs in ("[a]", "{cls: a}"):
+        targets = "{a: cls}" if outputs == "[a]" else "{cls: cls}"
+    spec = write_spec(
+        TWO_OUTPUTS
+        + f"outputs: {outputs}\ncompile: {compile_}\ntrain:\n"
+        + f"  data: {{source: npz, path: d.npz, targets: {targets}}}\n  epochs: 1\n  verbose: 0\n"
+    )
+    loaded = validate_spec(spec)
+    assert loaded.ok, [d.format() for d in loaded.diagnostics]
+    predicted = logged_names(loaded.spec.document.data)  # type: ignore[union-attr]
+    history = train(spec, out_dir=tmp_path / "runs").history
+    assert predicted is not None
+    assert set(history) == predicted | {f"val_{n}" for n in predicted}
 
 
 def test_training_without_a_train_section_is_a_spec_error(tmp_path: Path) -> None:

@@ -402,6 +402,100 @@ outputs: [b, c]
     ]
 
 
+TWO_OUTPUTS = """\
+modelspec: 1
+name: m
+inputs:
+  - {name: x, shape: [4]}
+layers:
+  - {name: a, type: Dense, units: 3, activation: softmax}
+  - {name: b, type: Dense, units: 1, inputs: x}
+"""
+
+
+def test_monitor_must_name_what_training_logs(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        TWO_OUTPUTS
+        + """\
+outputs: {cls: a, reg: b}
+compile:
+  loss: {cls: ce, reg: mse}
+  metrics: {cls: [acc]}
+train:
+  data: {source: sklearn, name: iris}
+  monitor: val_cls_accuracy
+  callbacks:
+    - {type: early_stopping, monitor: val_acc}
+    - {type: reduce_lr_on_plateau, monitor: reg_loss}
+"""
+    )
+    logs = (
+        "training logs cls_acc, cls_loss, loss, reg_loss, val_cls_acc, val_cls_loss, "
+        "val_loss, val_reg_loss."
+    )
+    assert lines(path) == [
+        f"spec.yaml:14:12: train.monitor: unknown quantity to monitor 'val_cls_accuracy': {logs} Did you mean 'val_cls_acc'?",
+        f"spec.yaml:16:39: train.callbacks[0].monitor: unknown quantity to monitor 'val_acc': {logs} Did you mean 'val_cls_acc'?",
+    ]
+    no_validation = write_spec(
+        SMALL.replace("    name: digits\n", "    name: digits\n    split: {validation: 0}\n")
+        + "  monitor: val_accuracy\n"
+    )
+    assert lines(no_validation) == [
+        "spec.yaml:22:12: train.monitor: 'val_accuracy' is logged only with a validation "
+        "split, and train.data.split.validation is 0. Monitor 'accuracy', or set a fraction."
+    ]
+
+
+def test_losses_metrics_and_weights_that_keras_would_refuse(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        TWO_OUTPUTS
+        + """\
+outputs: {cls: a, reg: b}
+compile:
+  loss: {cls: ce}
+  loss_weights: {cls: 1.0, reg: 0.5}
+  metrics: [acc]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:11:28: compile.loss_weights.reg: output 'reg' has no loss (compile.loss does "
+        "not name it), so it takes no loss weight. Give it a loss, or drop its weight.",
+        "spec.yaml:12:12: compile.metrics: expected one entry per output (2: cls, reg) or a "
+        "mapping {output: [metrics]}. Received 1: metrics=['acc']",
+    ]
+    weights_list = write_spec(
+        TWO_OUTPUTS
+        + "outputs: {cls: a, reg: b}\ncompile: {loss: {cls: ce}, loss_weights: [1, 2]}\n"
+    )
+    assert lines(weights_list) == [
+        "spec.yaml:9:42: compile.loss_weights: expected one weight per loss (1: cls). "
+        "Received 2: loss_weights=[1, 2]"
+    ]
+
+
+def test_every_alias_keras_compile_accepts_is_accepted(write_spec: Callable[..., str]) -> None:
+    for loss, metric in (("crossentropy", "acc"), ("CE", "Accuracy"), ("ce", "ACC")):
+        spec = SMALL.replace("sparse_categorical_crossentropy", loss).replace(
+            "[accuracy]", f"[{metric}]"
+        )
+        assert lines(write_spec(spec)) == []
+    assert lines(write_spec(SMALL.replace("[accuracy]", "[acuracy]"))) == [
+        "spec.yaml:12:13: compile.metrics[0]: unknown metric 'acuracy'. Did you mean 'accuracy'?"
+    ]
+
+
+def test_a_transform_that_is_not_a_mapping_is_located(write_spec: Callable[..., str]) -> None:
+    for transform, received in (("5", "5"), ("[1, 2]", "[1, 2]")):
+        path = write_spec(SMALL.replace("{pixels: [{divide_by: 16}]}", transform))
+        assert lines(path) == [
+            f"spec.yaml:17:16: train.data.transform: expected a mapping {{input or output name: "
+            f"[{{op: argument}}, ...]}}. Received: transform={received}"
+        ]
+
+
 def test_validating_builtin_specs_does_not_import_tensorflow() -> None:
     code = (
         "import sys, glob\n"

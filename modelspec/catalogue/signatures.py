@@ -60,6 +60,14 @@ CALLBACKS = {
     "terminate_on_nan": "TerminateOnNaN",
     "backup_and_restore": "BackupAndRestore",
 }
+#: Names ``model.compile`` accepts beyond the losses' and metrics' own, in any
+#: case: it picks the binary, categorical or sparse variant from the shapes
+#: (``keras/src/trainers/compile_utils.py``: ``get_metric``, ``get_loss``).
+COMPILE_ALIASES: dict[str, tuple[str, ...]] = {
+    "metrics": ("accuracy", "acc"),
+    "losses": ("crossentropy", "ce"),
+}
+
 # Callbacks whose file argument has a default inside the run directory (relative
 # paths are taken inside it too): name -> (argument, default).
 CALLBACK_RUN_FILES = {

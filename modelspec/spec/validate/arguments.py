@@ -93,6 +93,8 @@ def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:
     reg = registry.REGISTRIES[namespace]
     if value in catalogue.builtin_names(namespace) or value in reg:
         return
+    if value.lower() in catalogue.COMPILE_ALIASES.get(namespace, ()):
+        return
     plugins.load_entry_point_plugins()  # installed plugins may register it
     if value in reg:
         return

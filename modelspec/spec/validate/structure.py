@@ -63,6 +63,7 @@ FIELD_HINTS = {
     "formats": "formats from " + ", ".join(EXPORT_FORMATS),
     "tolerance": "a number at least 0, or a mapping {format: number}",
     "samples": "a positive integer",
+    "transform": "a mapping {input or output name: [{op: argument}, ...]}",
 }
 
 

@@ -17,11 +17,12 @@ import dataclasses
 from typing import Any
 
 from ... import catalogue
-from ...errors import did_you_mean, shown
+from ...errors import clipped, did_you_mean, shown
 from ...files import stays_inside
 from ..loader import PathT
 from ..schema import KERAS_DATASETS, SKLEARN_DATASETS, TRANSFORMS
 from .arguments import check_args, keras_class, known_name
+from .compile import logged_names
 from .context import Context, as_list, output_names
 
 
@@ -54,6 +55,38 @@ def check_train(ctx: Context) -> None:
     data = section.get("data")
     if isinstance(data, dict):
         _train_data(ctx, data)
+    _monitors(ctx, section)
+
+
+def _monitors(ctx: Context, section: dict[str, Any]) -> None:
+    """``train.monitor`` and each callback's ``monitor`` name something training logs."""
+    logged = logged_names(ctx.data)
+    if logged is None:
+        return
+    data = section.get("data")
+    split = data.get("split") if isinstance(data, dict) else None
+    fraction = split.get("validation", 0.1) if isinstance(split, dict) else 0.1
+    validated = not isinstance(fraction, int | float) or fraction > 0
+    known = sorted(logged | ({f"val_{n}" for n in logged} if validated else set()))
+    places: list[tuple[PathT, Any]] = [(("train", "monitor"), section.get("monitor"))]
+    for i, callback in enumerate(as_list(section.get("callbacks"))):
+        if isinstance(callback, dict) and "monitor" in callback:
+            places.append((("train", "callbacks", i, "monitor"), callback["monitor"]))
+    for path, value in places:
+        if not isinstance(value, str) or value in known:
+            continue
+        if value.startswith("val_") and value[4:] in logged:
+            ctx.add(
+                path,
+                f"'{value}' is logged only with a validation split, and "
+                f"train.data.split.validation is 0. Monitor '{value[4:]}', or set a fraction.",
+            )
+            continue
+        ctx.add(
+            path,
+            f"unknown quantity to monitor '{clipped(value)}': training logs "
+            f"{', '.join(known)}.{did_you_mean(value, known)}",
+        )
 
 
 def _run_file(ctx: Context, arg: str, value: Any, path: PathT) -> None:
@@ -104,7 +137,8 @@ def _train_data(ctx: Context, data: dict[str, Any]) -> None:
                     f"unknown {noun} '{name_}' (the model has {', '.join(map(str, names))}).{hint}",
                     key=True,
                 )
-    for name_, steps in (data.get("transform") or {}).items():
+    transform = data.get("transform")
+    for name_, steps in transform.items() if isinstance(transform, dict) else ():
         for j, step in enumerate(as_list(steps)):
             if not isinstance(step, dict):
                 continue
