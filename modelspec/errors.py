@@ -57,9 +57,9 @@ class Diagnostic:
             if isinstance(part, int):
                 text += f"[{part}]"
             else:
-                text += f".{part}" if text else str(part)
+                text += f".{clipped(part)}" if text else clipped(part)
             if i == 1 and self.node and self.path[0] in ("inputs", "layers"):
-                text += f" ({self.node})"
+                text += f" ({clipped(self.node)})"
         return text
 
     def format(self) -> str:
@@ -187,3 +187,22 @@ def clipped(text: object, limit: int = ECHO_LIMIT) -> str:
     """
     text = str(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def listed(names: Iterable[object], limit: int = 3 * ECHO_LIMIT) -> str:
+    """Names for a message, comma-separated and cut to about ``limit`` characters.
+
+    Example:
+        >>> listed(["a", "b"]), listed(map(str, range(100)), limit=12)
+        ('a, b', '0, 1, 2, ... (100 in all)')
+    """
+    items = [str(n) for n in names]
+    text = ", ".join(items)
+    if len(text) <= limit:
+        return text
+    shown_items: list[str] = []
+    for item in items:
+        if len(", ".join([*shown_items, item])) > limit - 3:
+            break
+        shown_items.append(item)
+    return ", ".join([*shown_items, "..."]) + f" ({len(items)} in all)"

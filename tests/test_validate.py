@@ -496,6 +496,25 @@ def test_a_transform_that_is_not_a_mapping_is_located(write_spec: Callable[..., 
         ]
 
 
+def test_messages_echo_at_most_80_characters_of_a_value_or_key(
+    write_spec: Callable[..., str],
+) -> None:
+    long, key = "k" * 100_000, "q" * 1_000  # YAML keys stop at 1,024 characters
+    path = write_spec(
+        HEADER
+        + f"  - {{name: n{long}, type: Dense, units: {long}, {key}: 1, activation: {long}}}\n"
+        + f"  - {{name: b, type: Dense, units: 2, inputs: {long}}}\n"
+        + f"outputs: [n{long}]\n{key}: 2\n"
+    )
+    found = lines(path)
+    node = "n" + "k" * 76 + "..."
+    assert found[0] == (
+        f"spec.yaml:6:100035: layers[0] ({node}).units: expected a positive integer. "
+        f"Received: units='{'k' * 75}...' (100,000 characters)"
+    )
+    assert len(found) == 5 and all(len(line) < 320 for line in found), [len(x) for x in found]
+
+
 def test_validating_builtin_specs_does_not_import_tensorflow() -> None:
     code = (
         "import sys, glob\n"

@@ -86,7 +86,7 @@ def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: Pa
                 nested_layer(ctx, item, (*arg_path, i))
     for name in sig.required:
         if name not in args:
-            ctx.add(path, f"missing required argument '{name}' for {sig.type}")
+            ctx.add(path, f"missing required argument '{clipped(name)}' for {sig.type}")
 
 
 def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:

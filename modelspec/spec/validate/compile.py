@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import clipped, did_you_mean, shown
+from ...errors import clipped, did_you_mean, listed, shown
 from ..loader import PathT
 from .arguments import check_args, keras_class, known_name, typed
 from .context import Context, as_list, output_names
@@ -34,14 +34,14 @@ def check_compile(ctx: Context) -> None:
             hint = " or a mapping {output: [metrics]}" if key == "metrics" else ""
             ctx.add(
                 ("compile", key),
-                f"expected one entry per output ({len(names)}: {', '.join(names)}){hint}. "
+                f"expected one entry per output ({len(names)}: {listed(names)}){hint}. "
                 f"Received {len(value)}: {key}={shown(value)}",
             )
         for sub, item in _named_items(value):
             if isinstance(sub, str) and sub and names and sub not in names:
                 ctx.add(
                     ("compile", key, sub),
-                    f"unknown output '{clipped(sub)}' (the outputs are {', '.join(names)})."
+                    f"unknown output '{clipped(sub)}' (the outputs are {listed(names)})."
                     f"{did_you_mean(sub, names)}",
                     key=True,
                 )
@@ -61,8 +61,8 @@ def _weights_need_losses(ctx: Context, section: dict[str, Any], names: list[str]
             if out in names and out not in loss:
                 ctx.add(
                     ("compile", "loss_weights", out),
-                    f"output '{out}' has no loss (compile.loss does not name it), so it takes "
-                    "no loss weight. Give it a loss, or drop its weight.",
+                    f"output '{clipped(out)}' has no loss (compile.loss does not name it), so "
+                    "it takes no loss weight. Give it a loss, or drop its weight.",
                     key=True,
                 )
     elif isinstance(weights, list) and len(weights) != len(loss):

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ... import plugins
-from ...errors import did_you_mean
+from ...errors import clipped, did_you_mean, shown
 from ..loader import PathT
 from ..schema import (
     ADD_LOSS_FUNCTIONS,
@@ -103,8 +103,8 @@ def _value_text(data: Any, path: PathT) -> str:
     """``key=value`` for messages; a list item is shown as its whole list."""
     keys = [i for i, p in enumerate(path) if isinstance(p, str)]
     if not keys:
-        return f"value={_existing(data, path)[1]!r}"
-    return f"{path[keys[-1]]}={_existing(data, path[: keys[-1] + 1])[1]!r}"
+        return f"value={shown(_existing(data, path)[1])}"
+    return f"{clipped(path[keys[-1]])}={shown(_existing(data, path[: keys[-1] + 1])[1])}"
 
 
 def check_structure(ctx: Context) -> ModelSpec | None:
@@ -124,12 +124,12 @@ def _pydantic(ctx: Context, err: ValidationError) -> None:
         if e["type"] == "missing":
             parent, _ = _existing(ctx.data, loc[:-1])
             if len(parent) == len(loc) - 1:
-                ctx.add(parent, f"missing required key '{loc[-1]}'")
+                ctx.add(parent, f"missing required key '{clipped(loc[-1])}'")
                 continue
         if e["type"] == "extra_forbidden":
             path, _ = _existing(ctx.data, loc)
             hint = did_you_mean(str(loc[-1]), fields_at(path[:-1]))
-            ctx.add(path, f"unknown key '{loc[-1]}'.{hint}", key=True)
+            ctx.add(path, f"unknown key '{clipped(loc[-1])}'.{hint}", key=True)
             continue
         path, _ = _existing(ctx.data, loc)
         if path in seen:
@@ -149,7 +149,7 @@ def _pydantic(ctx: Context, err: ValidationError) -> None:
         value = _existing(ctx.data, loc)[1]
         if e["type"] == "literal_error" and isinstance(value, str):
             choices = re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", "")))
-            received = f"{value!r}.{did_you_mean(value, choices)}".removesuffix(".")
+            received = f"{shown(value)}.{did_you_mean(value, choices)}".removesuffix(".")
         ctx.add(path, f"expected {expected}. Received: {received}")
 
 
@@ -159,7 +159,7 @@ def check_imports(ctx: Context) -> None:
     if not modules or not isinstance(modules, list):
         return
     if not ctx.allow_imports:
-        names = ", ".join(str(m) for m in modules)
+        names = clipped(", ".join(str(m) for m in modules))
         ctx.add(
             ("imports",),
             f"this spec imports Python modules ({names}); importing runs their code, "

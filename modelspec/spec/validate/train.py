@@ -17,7 +17,7 @@ import dataclasses
 from typing import Any
 
 from ... import catalogue
-from ...errors import clipped, did_you_mean, shown
+from ...errors import clipped, did_you_mean, listed, shown
 from ...files import stays_inside
 from ..loader import PathT
 from ..schema import KERAS_DATASETS, SKLEARN_DATASETS, TRANSFORMS
@@ -78,14 +78,15 @@ def _monitors(ctx: Context, section: dict[str, Any]) -> None:
         if value.startswith("val_") and value[4:] in logged:
             ctx.add(
                 path,
-                f"'{value}' is logged only with a validation split, and "
-                f"train.data.split.validation is 0. Monitor '{value[4:]}', or set a fraction.",
+                f"'{clipped(value)}' is logged only with a validation split, and "
+                "train.data.split.validation is 0. "
+                f"Monitor '{clipped(value[4:])}', or set a fraction.",
             )
             continue
         ctx.add(
             path,
             f"unknown quantity to monitor '{clipped(value)}': training logs "
-            f"{', '.join(known)}.{did_you_mean(value, known)}",
+            f"{listed(known)}.{did_you_mean(value, known)}",
         )
 
 
@@ -111,7 +112,7 @@ def _train_data(ctx: Context, data: dict[str, Any]) -> None:
             ctx.add(path, f"missing required key 'name' (one of {', '.join(known)})")
         elif isinstance(name, str) and name not in known:
             hint = did_you_mean(name, known) or f" Known: {', '.join(known)}."
-            ctx.add((*path, "name"), f"unknown {source} dataset '{name}'.{hint}")
+            ctx.add((*path, "name"), f"unknown {source} dataset '{clipped(name)}'.{hint}")
     elif source == "function":
         if name is None:
             ctx.add(path, "missing required key 'name' (a registered data function)")
@@ -134,7 +135,7 @@ def _train_data(ctx: Context, data: dict[str, Any]) -> None:
                 hint = did_you_mean(str(name_), map(str, names))
                 ctx.add(
                     (*path, key, name_),
-                    f"unknown {noun} '{name_}' (the model has {', '.join(map(str, names))}).{hint}",
+                    f"unknown {noun} '{clipped(name_)}' (the model has {listed(names)}).{hint}",
                     key=True,
                 )
     transform = data.get("transform")
@@ -147,6 +148,6 @@ def _train_data(ctx: Context, data: dict[str, Any]) -> None:
                     hint = did_you_mean(str(op), TRANSFORMS) or f" Known: {', '.join(TRANSFORMS)}."
                     ctx.add(
                         (*path, "transform", name_, j, op),
-                        f"unknown transform '{op}'.{hint}",
+                        f"unknown transform '{clipped(op)}'.{hint}",
                         key=True,
                     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from ... import catalogue
 from ...catalogue import LayerSignature
-from ...errors import did_you_mean
+from ...errors import clipped, did_you_mean
 from ..graph import effective_inputs, iter_refs, parse_ref, topological_order
 from ..loader import PathT
 from ..schema import LayerNode
@@ -43,7 +43,7 @@ def check_graph(ctx: Context) -> None:
                 first = ctx.doc.locate(owners[name])[0]
                 ctx.add(
                     (section, i, "name"),
-                    f"duplicate node name '{name}' (first "
+                    f"duplicate node name '{clipped(name)}' (first "
                     f"defined at line {first}); node names must be unique.",
                 )
             else:
@@ -92,7 +92,7 @@ def _input_dtypes(ctx: Context) -> None:
         dtype = item.get("dtype") if isinstance(item, dict) else None
         if isinstance(dtype, str) and dtype not in dtypes:
             hint = did_you_mean(dtype, dtypes) or f" Known: {', '.join(sorted(dtypes))}."
-            ctx.add(("inputs", i, "dtype"), f"unknown dtype '{dtype}'.{hint}")
+            ctx.add(("inputs", i, "dtype"), f"unknown dtype '{clipped(dtype)}'.{hint}")
 
 
 def _node(
@@ -108,27 +108,27 @@ def _node(
             hint = did_you_mean(share, layer_names)
             ctx.add(
                 (*path, "share"),
-                f"cannot share the layer of '{share}': no layer node has that name.{hint}",
+                f"cannot share the layer of '{clipped(share)}': no layer node has that name.{hint}",
             )
             return None
         if args:
             ctx.add(
                 (*path, next(iter(args))),
-                f"a node that shares the layer of '{share}' "
-                f"takes no layer arguments; they come from '{share}'.",
+                f"a node that shares the layer of '{clipped(share)}' "
+                f"takes no layer arguments; they come from '{clipped(share)}'.",
                 key=True,
             )
         owner = sources.get(share)
         if share not in sources:
             ctx.add(
                 (*path, "share"),
-                f"cannot share the layer of '{share}' before it "
+                f"cannot share the layer of '{clipped(share)}' before it "
                 "is defined: move this node after it.",
             )
         elif owner is not None and node.get("type") not in (None, owner.type):
             ctx.add(
                 (*path, "type"),
-                f"a node that shares the layer of '{share}' has "
+                f"a node that shares the layer of '{clipped(share)}' has "
                 f"its type ({owner.type}). Received: type={node.get('type')!r}",
             )
         return owner
@@ -157,7 +157,7 @@ def _refs(
                 hint = did_you_mean(str(key), sig.call_args)
                 ctx.add(
                     (*path, key),
-                    f"unknown call argument '{key}' for {sig.type} "
+                    f"unknown call argument '{clipped(key)}' for {sig.type} "
                     f"(it takes {', '.join(sig.call_args)}).{hint}",
                     key=True,
                 )
@@ -166,10 +166,12 @@ def _refs(
         if ref is None:
             continue  # a wrong type: reported by the structure stage
         if ref.node == node["name"]:
-            ctx.add((*path, *sub), f"node '{ref.node}' cannot take its own output as input")
+            ctx.add(
+                (*path, *sub), f"node '{clipped(ref.node)}' cannot take its own output as input"
+            )
         elif ref.node not in owners:
             hint = did_you_mean(ref.node, owners)
-            ctx.add((*path, *sub), f"unknown node '{ref.node}'.{hint}")
+            ctx.add((*path, *sub), f"unknown node '{clipped(ref.node)}'.{hint}")
             ctx.broken_refs = True
         else:
             found.append(ref.node)
@@ -194,7 +196,7 @@ def _outputs(ctx: Context, owners: dict[str, PathT]) -> list[str]:
             continue
         if ref.node not in owners:
             hint = did_you_mean(ref.node, owners)
-            ctx.add(path, f"unknown node '{ref.node}'.{hint}")
+            ctx.add(path, f"unknown node '{clipped(ref.node)}'.{hint}")
             ctx.broken_refs = True
         else:
             found.append(ref.node)
@@ -215,6 +217,7 @@ def _unused(
         if name not in used and outputs:
             ctx.add(
                 path[:2],
-                f"node '{name}' is not used by any output; it will not be part of the model",
+                f"node '{clipped(name)}' is not used by any output; "
+                "it will not be part of the model",
                 warning=True,
             )
