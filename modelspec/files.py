@@ -21,7 +21,9 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """A temporary path next to ``target``, renamed onto it if the block succeeds."""
+    """A temporary path next to ``target`` (its folder made if needed), renamed onto it
+    if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
     try:
         yield tmp

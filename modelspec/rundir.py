@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import os
 from collections.abc import Iterable
@@ -35,15 +36,21 @@ PathLike = str | os.PathLike[str]
 
 
 def new_run_dir(out_dir: Path, name: str) -> Path:
-    """Make ``out_dir/<name>-<timestamp>`` (``-2``, ``-3``... if it exists)."""
+    """Make ``out_dir/<name>-<timestamp>`` (``-2``, ``-3``... if it exists).
+
+    Each name is claimed by ``mkdir`` itself, so runs started at the same
+    instant (in parallel processes) each get their own directory.
+    """
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = out_dir / f"{name}-{stamp}"
-    n = 1
-    while run_dir.exists():
-        n += 1
-        run_dir = out_dir / f"{name}-{stamp}-{n}"
-    run_dir.mkdir(parents=True)
-    return run_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        run_dir = out_dir / (f"{name}-{stamp}" if n == 1 else f"{name}-{stamp}-{n}")
+        try:
+            run_dir.mkdir()
+        except FileExistsError:
+            continue
+        return run_dir
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:

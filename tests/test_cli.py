@@ -108,6 +108,14 @@ def test_build_prints_summary_and_saves(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temporary left
 
 
+def test_build_makes_the_output_folders(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "dir" / "m.keras"
+    code, out = run("build", GOOD, "-q", "-o", str(target))
+    assert code == 0, out
+    assert out.rstrip().endswith(f"saved {target}")
+    assert [p.name for p in target.parent.iterdir()] == ["m.keras"]
+
+
 def test_build_reports_keras_errors_at_the_node(write_spec: Callable[..., str]) -> None:
     path = write_spec(
         "modelspec: 1\nname: m\ninputs: [{name: a, shape: [4]}, {name: b, shape: [3]}]\n"

@@ -197,6 +197,27 @@ def test_validation_knows_the_names_training_logs(
     assert set(history) == predicted | {f"val_{n}" for n in predicted}
 
 
+def test_runs_started_in_the_same_second_get_their_own_directories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as real
+
+    from modelspec import rundir
+
+    class Frozen(real.datetime):
+        @classmethod
+        def now(cls, tz: real.tzinfo | None = None) -> Frozen:
+            return cls(2026, 12, 1, 9, 0, 0)
+
+    monkeypatch.setattr(rundir.datetime, "datetime", Frozen)
+    (tmp_path / "m-20261201-090000").mkdir()
+    (tmp_path / "m-20261201-090000-2").mkdir()
+    # another process claims the next name between a check and the mkdir
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    made = rundir.new_run_dir(tmp_path, "m")
+    assert made.name == "m-20261201-090000-3"
+
+
 def test_training_without_a_train_section_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="has no `train:` section"):
         train(ROOT / "specs" / "siamese.yaml", out_dir=tmp_path)
