@@ -30,8 +30,10 @@ from .errors import (
     PluginError,
     RegistryError,
     RunError,
+    RunInterrupted,
     SpecError,
     SpecLoadError,
+    TrainingFailed,
 )
 from .registry import (
     Registry,
@@ -66,9 +68,11 @@ __all__ = [
     "RegistryError",
     "Report",
     "RunError",
+    "RunInterrupted",
     "SpecError",
     "SpecLoadError",
     "TrainResult",
+    "TrainingFailed",
     "__version__",
     "build_model",
     "evaluate",

@@ -22,7 +22,15 @@ import click
 
 from ._version import __version__
 from .console import captured_stderr, verbose
-from .errors import Diagnostic, ExportError, PluginError, RunError, SpecError
+from .errors import (
+    Diagnostic,
+    ExportError,
+    PluginError,
+    RunError,
+    RunInterrupted,
+    SpecError,
+    TrainingFailed,
+)
 
 if TYPE_CHECKING:
     from .spec.schema import ModelSpec
@@ -31,6 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exit code for a bad spec; click uses 2 for bad usage.
 EXIT_BAD_SPEC = 1
+#: Exit code for a run interrupted with Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def _plugin_options(func: F) -> F:
@@ -346,8 +356,19 @@ def train(
         _fail_spec(err, spec or str(resume))
     except (PluginError, RunError) as err:
         raise _usage_error(err) from None
+    except TrainingFailed as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    except RunInterrupted as err:
+        click.echo(f"\n{err}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     history = result.history
     done = len(next(iter(history.values()), []))
+    if result.already_done:
+        click.echo(
+            f"run {result.run_dir} already finished its {done} epochs: nothing to resume "
+            "(give --epochs N to train it further)."
+        )
     click.echo(f"\nrun: {result.run_dir}")
     monitor = "val_loss" if "val_loss" in history else "loss"
     if history.get(monitor):

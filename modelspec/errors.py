@@ -18,8 +18,10 @@ Example:
 from __future__ import annotations
 
 import difflib
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -128,6 +130,42 @@ class DownloadError(DataError):
 
 class RunError(ModelSpecError):
     """A run directory or a saved model cannot be used (missing, incomplete)."""
+
+
+class TrainingFailed(ModelSpecError):
+    """Training stopped on an error that validation could not foresee (Keras refused
+    the data in ``fit``, say). The run directory keeps the completed epochs.
+
+    Attributes:
+        run_dir: The run directory, which ``train --resume`` continues.
+        cause: What was raised.
+    """
+
+    def __init__(self, run_dir: Path, cause: BaseException) -> None:
+        self.run_dir, self.cause = run_dir, cause
+        text = " ".join(str(cause).split())
+        text = text if len(text) <= 400 else text[:397] + "..."
+        super().__init__(
+            f"training failed: {type(cause).__name__}: {text}\nThe run directory {run_dir} "
+            "keeps the completed epochs: fix the cause, then resume with "
+            f"`modelspec train --resume {shlex.quote(str(run_dir))}`."
+        )
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run was interrupted (Ctrl-C): still a ``KeyboardInterrupt``, carrying the
+    run directory that ``train --resume`` continues.
+
+    Attributes:
+        run_dir: The run directory.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        super().__init__(
+            f"interrupted: {run_dir} keeps the completed epochs. Resume with "
+            f"`modelspec train --resume {shlex.quote(str(run_dir))}`."
+        )
 
 
 class ExportError(ModelSpecError):

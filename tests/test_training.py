@@ -267,6 +267,75 @@ def test_resume_continues_a_killed_run_from_its_last_epoch(
     assert (run_dir / "model.keras").exists() and (run_dir / "metrics.json").exists()
 
 
+def test_ctrl_c_records_the_run_and_prints_how_to_resume_it(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    spec = write_spec(
+        SMALL.replace("batch_size: 64", "batch_size: 4").replace("epochs: 3", "epochs: 4")
+    )
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "modelspec", "train", spec, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        runs = list(out.glob("small-*"))
+        if runs and (runs[0] / "history.csv").exists():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    run_dir = next(out.glob("small-*"))
+    assert proc.returncode == 130, stderr
+    assert stderr.rstrip().endswith(
+        f"interrupted: {run_dir} keeps the completed epochs. Resume with "
+        f"`modelspec train --resume {run_dir}`."
+    ), stderr
+    assert "Traceback" not in stderr and "Aborted!" not in stderr
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["status"] == "interrupted" and "stopped" in meta
+
+    code, output = run("train", "--resume", str(run_dir))
+    assert code == 0, output
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "done"
+    rows = history_rows(run_dir)
+    code, output = run("train", "--resume", str(run_dir))  # nothing left to do
+    assert code == 0, output
+    assert output.startswith(
+        f"run {run_dir} already finished its 4 epochs: nothing to resume "
+        "(give --epochs N to train it further)."
+    )
+    assert "Epoch" not in output and history_rows(run_dir) == rows
+
+
+def test_overrides_and_epochs_are_recorded_so_the_run_can_be_repeated(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    spec = write_spec(SMALL)
+    result = train(spec, overrides=["description=two words"], epochs=1, out_dir=tmp_path)
+    meta = json.loads((result.run_dir / "run.json").read_text())
+    assert meta["overrides"] == ["description=two words", "train.epochs=1"]
+    head = (result.run_dir / "spec.yaml").read_text().splitlines()[0]
+    assert head.endswith("from spec.yaml with --set 'description=two words' --set train.epochs=1")
+
+
+def test_a_run_that_fails_in_fit_is_recorded_and_reported_in_one_message(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    # AUC is a valid metric, but not for sparse labels of 10 classes: Keras fails in fit
+    spec = write_spec(SMALL.replace("metrics: [accuracy]", "metrics: [AUC]"))
+    code, output = run("train", spec, "--out", str(tmp_path))
+    run_dir = next(tmp_path.glob("small-*"))
+    assert code == 1
+    assert output.startswith("Error: training failed: InvalidArgumentError: "), output
+    assert output.rstrip().endswith(
+        f"The run directory {run_dir} keeps the completed epochs: fix the cause, then "
+        f"resume with `modelspec train --resume {run_dir}`."
+    )
+    assert "Traceback" not in output
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["status"] == "failed" and meta["error"].startswith("InvalidArgumentError: ")
+
+
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.output

@@ -35,6 +35,7 @@ import dataclasses
 import datetime
 import json
 import os
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,10 @@ import yaml
 
 from .. import data as data_module
 from .._version import __version__
-from ..build import build_model, deep_graph
-from ..errors import ExportError, SpecError
+from ..build import build_model, deep_graph, load_model
+from ..errors import ExportError, ModelSpecError, RunInterrupted, SpecError, TrainingFailed
 from ..files import write_text
-from ..rundir import new_run_dir, read_run, run_spec, save_model
+from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
 from ..spec.loader import apply_overrides, load_document
 from ..spec.schema import ModelSpec
 from ..spec.validate import load_spec
@@ -77,6 +78,7 @@ class TrainResult:
             (in ``run_dir/export/``).
         export_errors: ``(format, error)`` for each export that failed; the
             run itself is complete.
+        already_done: The run being resumed had finished: nothing was trained.
     """
 
     model: keras.Model
@@ -85,6 +87,7 @@ class TrainResult:
     run_dir: Path
     exports: list[ExportResult] = dataclasses.field(default_factory=list)
     export_errors: list[tuple[str, ExportError]] = dataclasses.field(default_factory=list)
+    already_done: bool = False
 
 
 def _resolve(
@@ -142,6 +145,8 @@ def train(
     if resume is not None:
         run_dir = Path(resume)
         meta = read_run(run_dir)
+        if meta.get("status") == "done" and (epochs or 0) <= meta.get("epochs", 0):
+            return _finished(run_dir, meta, plugins)
         loaded = run_spec(run_dir, plugins=plugins, allow_imports=allow_imports)
         record: list[str] = meta.get("overrides", [])
     else:
@@ -163,7 +168,7 @@ def train(
     settings = loaded.train
     total_epochs = epochs or meta.get("epochs") or settings.epochs
     if epochs and resume is None:
-        record.append(f"epochs={epochs}")
+        record.append(f"train.epochs={epochs}")
 
     keras.utils.set_random_seed(settings.seed)
     model = build_model(loaded)
@@ -183,8 +188,53 @@ def train(
             "started": datetime.datetime.now().isoformat(timespec="seconds"),
         }
     meta |= {"status": "running", "epochs": total_epochs}
+    meta.pop("error", None)
+    write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
+    try:
+        return _run(
+            loaded, model, data, run_dir, meta, total_epochs, verbose, plugins, allow_imports
+        )
+    except KeyboardInterrupt:
+        _record(run_dir, meta, "interrupted")
+        raise RunInterrupted(run_dir) from None
+    except ModelSpecError as err:
+        _record(run_dir, meta, "failed", str(err))
+        raise
+    except Exception as err:
+        _record(run_dir, meta, "failed", f"{type(err).__name__}: {err}")
+        raise TrainingFailed(run_dir, err) from err
+
+
+def _record(run_dir: Path, meta: dict[str, Any], status: str, error: str | None = None) -> None:
+    """Say in run.json how the run ended when it did not finish."""
+    meta |= {"status": status, "stopped": datetime.datetime.now().isoformat(timespec="seconds")}
+    if error:
+        meta["error"] = error
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
 
+
+def _finished(run_dir: Path, meta: dict[str, Any], plugins: Iterable[str]) -> TrainResult:
+    """A finished run, as it stands: nothing to resume."""
+    path = run_dir / "metrics.json"
+    metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    model = load_model(model_file(run_dir), plugins=plugins)
+    return TrainResult(model, read_history(run_dir), metrics, run_dir, already_done=True)
+
+
+def _run(
+    loaded: ModelSpec,
+    model: keras.Model,
+    data: Data,
+    run_dir: Path,
+    meta: dict[str, Any],
+    total_epochs: int,
+    verbose: int | None,
+    plugins: Iterable[str],
+    allow_imports: bool,
+) -> TrainResult:
+    """Fit, evaluate, save and export into the run directory."""
+    settings = loaded.train
+    assert settings is not None
     train_ds = data_module.to_dataset(
         data.train, batch_size=settings.batch_size, shuffle=settings.shuffle, seed=settings.seed
     )
@@ -248,7 +298,7 @@ def _export_run(
 def _resolved_yaml(spec: ModelSpec, record: list[str]) -> str:
     head = f"# Resolved by modelspec {__version__} from {spec.document.file}"
     if record:
-        head += " with " + " ".join(f"--set {r}" for r in record)
+        head += " with " + " ".join(f"--set {shlex.quote(r)}" for r in record)
     body = yaml.safe_dump(spec.document.data, sort_keys=False, allow_unicode=True)
     return head + "\n" + body
 
