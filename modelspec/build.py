@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import catalogue, registry
 from .catalogue import KINDS, LayerSignature
-from .errors import BuildError
+from .errors import BuildError, ModelLoadError
 from .files import spec_path
 from .spec.graph import effective_inputs, iter_refs, parse_ref, topological_order
 from .spec.schema import LayerNode, ModelSpec
@@ -336,5 +338,27 @@ def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> 
     from .plugins import load_plugins
 
     load_plugins(plugins)
-    with deep_graph(20_000):
-        return keras.saving.load_model(path, safe_mode=True)
+    target = Path(path)
+    if not target.is_file():
+        raise ModelLoadError(f"expected a .keras file. Received: {target} (no such file)")
+    if not zipfile.is_zipfile(target):
+        raise ModelLoadError(
+            f"expected a .keras file (a zip archive). Received: {target}, which is not one: "
+            "cut short while being written, or another format. Save or export it again."
+        )
+    try:
+        with deep_graph(20_000):
+            return keras.saving.load_model(target, safe_mode=True)
+    except Exception as err:
+        text = " ".join(str(err).split())
+        if "safe_mode" in text:
+            reason = text.split(". ")[0]
+            raise ModelLoadError(
+                f"{target} cannot be loaded in Keras safe mode, the only way modelspec loads "
+                f"models: {reason}. Rebuild the model without it (register a custom layer "
+                "instead of a Lambda)."
+            ) from err
+        raise ModelLoadError(
+            f"cannot load {target}: {type(err).__name__}: {text[:400]}. It may come from "
+            "another Keras version, or need a plugin (--plugin) for its custom layers."
+        ) from err

@@ -25,6 +25,7 @@ from .console import captured_stderr, verbose
 from .errors import (
     Diagnostic,
     ExportError,
+    ModelLoadError,
     PluginError,
     RunError,
     RunInterrupted,
@@ -66,6 +67,12 @@ def _fail_spec(err: SpecError, source: str) -> NoReturn:
     """Print a spec error's diagnostics and exit 1."""
     _print_diagnostics(err.diagnostics, err=True)
     click.echo(f"{source}: {_plural(len(err.errors), 'error')}", err=True)
+    sys.exit(EXIT_BAD_SPEC)
+
+
+def _fail(err: Exception) -> NoReturn:
+    """Print an error that is not about a spec's lines, and exit 1."""
+    click.echo(f"Error: {err}", err=True)
     sys.exit(EXIT_BAD_SPEC)
 
 
@@ -357,8 +364,7 @@ def train(
     except (PluginError, RunError) as err:
         raise _usage_error(err) from None
     except TrainingFailed as err:
-        click.echo(f"Error: {err}", err=True)
-        sys.exit(EXIT_BAD_SPEC)
+        _fail(err)
     except RunInterrupted as err:
         click.echo(f"\n{err}", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -419,6 +425,8 @@ def evaluate(
         _fail_spec(err, spec or source)
     except (PluginError, RunError) as err:
         raise _usage_error(err) from None
+    except ModelLoadError as err:
+        _fail(err)
     for key, value in metrics.items():
         click.echo(f"{key}: {value:.6g}")
 
@@ -461,6 +469,8 @@ def predict(
         _fail_spec(err, spec or input_path)
     except (PluginError, RunError) as err:
         raise _usage_error(err) from None
+    except ModelLoadError as err:
+        _fail(err)
     for name, values in result.items():
         click.echo(f"{name}: {values.shape[0]} predictions, shape {tuple(values.shape[1:])}")
     click.echo(f"wrote {output}")
@@ -594,9 +604,8 @@ def export(
         _fail_spec(err, spec or source)
     except (PluginError, RunError) as err:
         raise _usage_error(err) from None
-    except ExportError as err:
-        click.echo(f"Error: {err}", err=True)
-        sys.exit(EXIT_BAD_SPEC)
+    except (ExportError, ModelLoadError) as err:
+        _fail(err)
     for result in results:
         click.echo(result.summary())
     for _, error in failures:

@@ -132,6 +132,11 @@ class RunError(ModelSpecError):
     """A run directory or a saved model cannot be used (missing, incomplete)."""
 
 
+class ModelLoadError(ModelSpecError):
+    """A saved model cannot be loaded: missing, not a ``.keras`` archive (cut short?),
+    refused by Keras safe mode, or needing a plugin that is not loaded."""
+
+
 class TrainingFailed(ModelSpecError):
     """Training stopped on an error that validation could not foresee (Keras refused
     the data in ``fit``, say). The run directory keeps the completed epochs.

@@ -341,6 +341,62 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def test_model_files_that_cannot_be_loaded_are_one_line_errors(tmp_path: Path) -> None:
+    import keras
+
+    inputs = keras.Input((3,))
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(tmp_path / "lam.keras")
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(tmp_path / "ok.keras")
+    whole = (tmp_path / "ok.keras").read_bytes()
+    (tmp_path / "cut.keras").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "text.keras").write_text("not a model")
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 3), np.float32))
+    expected = {
+        "lam": f"Error: {tmp_path / 'lam.keras'} cannot be loaded in Keras safe mode, the only way "
+        "modelspec loads models: Requested the deserialization of a `Lambda` layer whose "
+        "`function` is a Python lambda. Rebuild the model without it (register a custom "
+        "layer instead of a Lambda).",
+        "cut": f"Error: expected a .keras file (a zip archive). Received: {tmp_path / 'cut.keras'}, "
+        "which is not one: cut short while being written, or another format. Save or "
+        "export it again.",
+    }
+    expected["text"] = expected["cut"].replace("cut.keras", "text.keras")
+    for name, message in expected.items():
+        model = str(tmp_path / f"{name}.keras")
+        for args in (
+            [
+                "predict",
+                model,
+                "--input",
+                str(tmp_path / "x.npz"),
+                "--output",
+                str(tmp_path / "y.npz"),
+            ],
+            ["evaluate", model, "--spec", str(ROOT / "specs" / "antirectifier_digits.yaml")],
+            ["export", model, "-f", "keras", "-o", str(tmp_path / "out.keras")],
+        ):
+            code, output = run(*args)
+            assert (code, output.strip()) == (1, message), args
+
+
+def test_predict_reports_inputs_of_the_wrong_shape(tmp_path: Path) -> None:
+    from modelspec import build_model
+
+    build_model(ROOT / "specs" / "antirectifier_digits.yaml").save(tmp_path / "m.keras")
+    np.savez(tmp_path / "x.npz", pixels=np.zeros((2, 63), np.float32))
+    code, output = run(
+        "predict", str(tmp_path / "m.keras"), "--input", str(tmp_path / "x.npz"),
+        "--output", str(tmp_path / "y.npz"),
+    )  # fmt: skip
+    assert code == 1
+    assert output.splitlines()[0] == (
+        f"{tmp_path / 'x.npz'}: expected arrays of per-sample shape (64,) for the model input "
+        "'pixels' (the batch dimension excluded). Received: (63,). Transform them in "
+        "train.data: `transform: {pixels: [{reshape: [...]}]}`, or change the input's shape"
+    )
+    assert "Traceback" not in output
+
+
 def test_cli_train_evaluate_predict(write_spec: Callable[..., str], tmp_path: Path) -> None:
     spec = write_spec(SMALL)
     code, out = run(

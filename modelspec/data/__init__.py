@@ -33,7 +33,7 @@ Example:
     ((1257, 64), (1257,))
 """
 
-from .checks import check_against_model
+from .checks import check_against_model, input_problem
 from .common import Data, Split, output_names
 from .files import read_arrays, write_arrays
 from .load import load_data
@@ -44,6 +44,7 @@ __all__ = [
     "Data",
     "Split",
     "check_against_model",
+    "input_problem",
     "keras_dataset_cached",
     "load_data",
     "output_names",

@@ -95,7 +95,9 @@ def _model_shapes(model: keras.Model, spec: ModelSpec) -> tuple[dict[str, Any], 
     )
 
 
-def _input_problem(name: str, array: np.ndarray, expected: tuple[int | None, ...]) -> str | None:
+def input_problem(name: str, array: np.ndarray, expected: tuple[int | None, ...]) -> str | None:
+    """What is wrong with ``array`` as the model input ``name`` of per-sample shape
+    ``expected`` (``None`` matches any size), with a transform hint; ``None`` if nothing."""
     received = array.shape[1:]
     if array.dtype != object and _matches(received, expected):
         return None
@@ -199,7 +201,7 @@ def check_against_model(data: Data, model: keras.Model, spec: ModelSpec) -> None
     reported: set[tuple[str, str]] = set()  # one problem per input or output
     for part, split in data.splits():
         problems = [
-            ("inputs", name, _input_problem(name, split.x[name], expected))
+            ("inputs", name, input_problem(name, split.x[name], expected))
             for name, expected in in_shapes.items()
             if name in split.x
         ]

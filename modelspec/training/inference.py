@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import data as data_module
 from ..build import load_model
-from ..errors import RunError
+from ..errors import DataError, Diagnostic, RunError
 from ..rundir import model_file, run_spec
 from ..spec.loader import Document
 from ..spec.schema import ModelSpec
@@ -158,6 +158,14 @@ def predict(
             f"expected arrays for the model inputs {', '.join(names)}; missing "
             f"{', '.join(missing)}. Received: {have}"
         )
+    problems = [
+        problem
+        for name, tensor in zip(names, model.inputs, strict=True)
+        if (problem := data_module.input_problem(name, np.asarray(arrays[name]), tensor.shape[1:]))
+    ]
+    if problems:
+        where = "<inputs>" if isinstance(inputs, Mapping) else str(inputs)
+        raise DataError([Diagnostic(problem, file=where) for problem in problems])
     # a single-input model takes the array itself (a dict makes Keras warn)
     x = arrays[names[0]] if len(names) == 1 else {n: arrays[n] for n in names}
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
