@@ -582,10 +582,14 @@ def export(
             "best": best,
         }
         default_dir = path / "export" if path.is_dir() else Path(".")
+        # -o names the artifact for one format, unless it is a folder to export
+        # into; a SavedModel there is the artifact itself (the same command twice
+        # replaces it rather than nesting a new one inside it)
+        saved_model = out is not None and (Path(out) / "saved_model.pb").is_file()
         as_file = (
             out is not None
             and len(chosen) == 1
-            and not Path(out).is_dir()
+            and (not Path(out).is_dir() or (saved_model and chosen[0] == "saved_model"))
             and not out.endswith(("/", os.sep))
         )
         if as_file:

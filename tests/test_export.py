@@ -177,6 +177,99 @@ def test_an_existing_saved_model_is_replaced_whole(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+KILL_BETWEEN_RENAMES = """
+import os, signal, sys
+from modelspec.export import export_model, staging
+real = staging.os.replace
+def replace(src, dst):
+    if str(dst) == sys.argv[2]:  # the old SavedModel is aside, the new one not yet in place
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+staging.os.replace = replace
+export_model(sys.argv[1], "saved_model", sys.argv[2])
+"""
+
+
+def test_a_kill_between_the_renames_of_a_saved_model_is_undone_by_the_next_export(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from modelspec.export.staging import recover
+
+    target = tmp_path / "sm"
+    export_model(ROOT / "specs" / "siamese.yaml", "saved_model", target)
+    (target / "marker").write_text("the old export")
+    spec = str(ROOT / "specs" / "siamese.yaml")
+    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, spec, str(target)])
+    assert killed.returncode == -9
+    assert not target.exists()  # the moment a kill there used to lose both
+    assert len(leftovers(tmp_path)) == 1
+    recover(target)  # what the next export to this target does first
+    assert (target / "marker").read_text() == "the old export"
+    assert leftovers(tmp_path) == []
+    export_model(ROOT / "specs" / "siamese.yaml", "saved_model", target)
+    assert not (target / "marker").exists() and (target / "saved_model.pb").is_file()
+    assert leftovers(tmp_path) == []
+
+
+def test_an_interrupt_between_the_renames_keeps_the_old_saved_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelspec.export import staging
+
+    target = tmp_path / "sm"
+    export_model(ROOT / "specs" / "siamese.yaml", "saved_model", target)
+    (target / "marker").write_text("the old export")
+    real, interrupted = staging.os.replace, []
+
+    def replace(src: Any, dst: Any) -> None:
+        if str(dst) == str(target) and not interrupted:  # old one aside, new one not yet in
+            assert not target.exists()
+            interrupted.append(src)
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    monkeypatch.setattr(staging.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(ROOT / "specs" / "siamese.yaml", "saved_model", target)
+    monkeypatch.setattr(staging.os, "replace", real)
+    assert (target / "marker").read_text() == "the old export"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_killed_openvino_pair_is_put_back_whole(tmp_path: Path) -> None:
+    from modelspec.export.staging import recover, stage_for
+
+    (tmp_path / "m.xml").write_text("new xml")  # published before the kill? no: .bin first
+    stage = stage_for(tmp_path / "m.xml", 2**22 + 12345)  # a process that does not exist
+    (stage / "old").mkdir(parents=True)
+    (stage / "old" / "m.xml").write_text("old xml")
+    (stage / "old" / "m.bin").write_text("old bin")
+    (stage / "publish.json").write_text('["m.bin", "m.xml"]')
+    (tmp_path / "m.xml").unlink()
+    (tmp_path / "m.bin").write_text("new bin")  # renamed in just before the kill
+    (stage / "m.xml").write_text("new xml")  # still staged
+    recover(tmp_path / "m.xml")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "m.xml": "old xml",
+        "m.bin": "old bin",
+    }
+
+
+def test_exporting_a_saved_model_twice_to_the_same_path_replaces_it(tmp_path: Path) -> None:
+    target = tmp_path / "sm"
+    spec = str(ROOT / "specs" / "siamese.yaml")
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["export", spec, "-f", "saved_model", "-o", str(target)])
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        ["assets", "assets.extra", "fingerprint.pb", "saved_model.pb", "variables"]
+    )
+    assert leftovers(tmp_path) == []
+
+
 def test_a_missing_runtime_is_one_line_with_the_pip_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
