@@ -336,6 +336,90 @@ def test_a_run_that_fails_in_fit_is_recorded_and_reported_in_one_message(
     assert meta["status"] == "failed" and meta["error"].startswith("InvalidArgumentError: ")
 
 
+KILL_AT = """
+import os, signal, sys
+import keras
+from modelspec import train
+from modelspec.training import fit, resume
+
+moment, spec, out = sys.argv[1:4]
+calls = []
+
+
+def die(path=None):
+    if path is not None:
+        with open(path, "wb") as f:
+            f.write(b"half a file")  # killed in the middle of writing it
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+real_save, real_write = keras.Model.save, resume.write_text
+
+
+def save(self, path, *args, **kwargs):
+    name = os.path.basename(str(path))
+    kind = "best" if name == ".best.pending.keras" else "epoch" if ".epoch-" in name else ""
+    calls.append(kind)
+    if moment == f"writing-{kind}" and calls.count(kind) == 2:
+        die(path)
+    return real_save(self, path, *args, **kwargs)
+
+
+def write_text(path, text):
+    real_write(path, text)
+    calls.append(os.path.basename(str(path)))
+    if moment == "after-commit" and calls.count("state.json") == 2:
+        die()
+
+
+def link(*args):
+    raise OSError("no hard links here")  # every epoch writes its own checkpoint
+
+
+keras.Model.save, resume.write_text = save, write_text
+if moment == "writing-epoch":
+    resume.os.link = link
+if moment == "after-fit":
+    fit._evaluate = lambda *args: die()
+train(spec, out_dir=out)
+"""
+
+
+@pytest.mark.parametrize("moment", ["writing-best", "writing-epoch", "after-commit", "after-fit"])
+def test_a_run_killed_at_any_moment_resumes_exactly(
+    moment: str, write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    from modelspec import build_model, load_spec
+    from modelspec.data import load_data, to_dataset
+
+    spec = write_spec(SMALL.replace("epochs: 3", "epochs: 4").replace("verbose: 0", "verbose: 2"))
+    out = tmp_path / "runs"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AT, moment, spec, str(out)], capture_output=True, text=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run_dir = next(out.glob("small-*"))
+    committed = json.loads((run_dir / "backup" / "state.json").read_text())["epoch"]
+    assert committed == (4 if moment == "after-fit" else 2 if moment == "after-commit" else 1)
+
+    code, output = run("train", "--resume", str(run_dir))
+    assert code == 0, output
+    epochs_run = [line.split()[1] for line in output.splitlines() if line.startswith("Epoch ")]
+    assert epochs_run == [f"{e}/4" for e in range(committed + 1, 5)]  # only what was not done
+    rows = history_rows(run_dir)
+    assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"]  # each epoch exactly once
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "done"
+    assert not (run_dir / "backup").exists()
+    # best.keras is the model of the epoch with the best val_loss
+    loaded = load_spec(spec)
+    best = build_model(loaded)
+    best.load_weights(run_dir / "best.keras")
+    validation = load_data(loaded).validation
+    assert validation is not None
+    val_loss = best.evaluate(to_dataset(validation, batch_size=64), verbose=0, return_dict=True)
+    assert val_loss["loss"] == pytest.approx(min(float(r["val_loss"]) for r in rows), rel=1e-4)
+
+
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.output

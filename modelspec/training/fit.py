@@ -243,11 +243,13 @@ def _run(
         if data.validation is not None
         else None
     )
-    callbacks = make_callbacks(loaded, run_dir, val_ds is not None)
+    callbacks, state = make_callbacks(loaded, run_dir, val_ds is not None)
+    initial_epoch = state.restore(model)  # a resumed run: its last committed epoch
     with deep_graph(len(loaded.layers)):
         model.fit(
             train_ds,
             validation_data=val_ds,
+            initial_epoch=initial_epoch,
             epochs=total_epochs,
             shuffle=False,  # the tf.data pipeline shuffles (seeded)
             callbacks=callbacks,
@@ -260,6 +262,7 @@ def _run(
     plot_history(history, run_dir / "curves.png", title=loaded.name)
     meta |= {"status": "done", "finished": datetime.datetime.now().isoformat(timespec="seconds")}
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
+    state.finish()
     result = TrainResult(model, history, metrics, run_dir)
     if loaded.export is not None:
         _export_run(result, loaded, meta, plugins, allow_imports)

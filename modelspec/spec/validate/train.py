@@ -52,6 +52,14 @@ def check_train(ctx: Context) -> None:
                         _run_file(ctx, arg, callback[arg], (*path, arg))
                 args = {k: v for k, v in callback.items() if k != "type"}
                 check_args(ctx, sig, args, path)
+                freq = callback.get("save_freq")
+                if name == "backup_and_restore" and type(freq) is int:
+                    ctx.add(
+                        (*path, "save_freq"),
+                        "expected 'epoch' or false: a run is backed up once per epoch, "
+                        f"and resumes at the start of the epoch in progress. Received: "
+                        f"save_freq={freq}",
+                    )
     data = section.get("data")
     if isinstance(data, dict):
         _train_data(ctx, data)
