@@ -1,20 +1,29 @@
-"""Safe YAML loading with positions (modelspec.spec.loader)."""
+"""Safe YAML loading with positions, and hostile files refused (modelspec.spec.loader, .guard)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from modelspec import SpecLoadError
+from modelspec.spec import guard
 from modelspec.spec.loader import load_document
 
 
-def error_of(source: object) -> str:
+def error_of_call(call: Callable[[], object]) -> str:
     with pytest.raises(SpecLoadError) as info:
-        load_document(source)  # type: ignore[arg-type]
+        call()
     assert len(info.value.diagnostics) == 1
     return info.value.diagnostics[0].format()
+
+
+def error_of(source: object) -> str:
+    return error_of_call(lambda: load_document(source))  # type: ignore[arg-type]
 
 
 def test_exponent_floats_are_floats_and_positions_are_one_based() -> None:
@@ -99,6 +108,7 @@ def test_file_errors(tmp_path: Path) -> None:
     assert error_of(latin) == f"{latin}: is not UTF-8 text (byte 9 cannot be decoded)"
     assert error_of(str(tmp_path / "missing.yaml")) == f"{tmp_path / 'missing.yaml'}: no such file"
     assert error_of(tmp_path) == f"{tmp_path}: is a directory, not a spec file"
+    assert error_of("x\0.yaml") == ("x\0.yaml: no such file (the name holds a NUL character)")
 
 
 def test_path_text_and_mapping_sources(tmp_path: Path) -> None:
@@ -139,3 +149,201 @@ def test_overrides_set_values_read_as_yaml() -> None:
         apply_overrides(doc, ["train.epochs.x.y=1"])
     with pytest.raises(SpecLoadError, match=r"cannot set '5' in list"):
         apply_overrides(doc, ["layers.5=1"])
+
+
+# Hostile files: every problem is a located error, never a crash, a hang or a
+# read without end.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: " + "[" * 500 + "]" * 500 + "\n",
+         "<string>:1:103: expected at most 100 levels of nesting. Received: a list at level 101"),
+        ("{a: " * 500 + "1" + "}" * 500 + "\n",
+         "<string>:1:401: expected at most 100 levels of nesting. Received: a mapping at level 101"),
+        ("a: &a " + "[" * 60 + "]" * 60 + "\nb: " + "[" * 60 + "*a" + "]" * 60 + "\n",
+         "<string>:2:64: expected at most 100 levels of nesting. Received: the alias *a, "
+         "which reaches level 121 here"),
+    ],
+)  # fmt: skip
+def test_deep_nesting_is_refused_before_anything_recursive_runs(text: str, expected: str) -> None:
+    assert error_of(text) == expected + "; a real spec nests fewer than 10 levels"
+
+
+def test_nesting_up_to_the_limit_loads() -> None:
+    doc = load_document("a: " + "[" * 99 + "]" * 99 + "\n")
+    value = doc.data["a"]
+    for _ in range(98):
+        value = value[0]
+    assert value == []
+
+
+def test_deep_nesting_never_crashes_the_cli(tmp_path: Path) -> None:
+    # 50,000 levels segfault PyYAML's C composer where libyaml has no nesting
+    # limit of its own; 900 levels exhaust Python's recursion limit.
+    for name, depth in (("deep.yaml", 50_000), ("deeper.yaml", 900)):
+        (tmp_path / name).write_text("a: " + "[" * depth + "]" * depth + "\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "modelspec", "validate", "deep.yaml", "deeper.yaml"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert (out.returncode, out.stderr) == (1, "")
+    message = "expected at most 100 levels of nesting. Received: a list at level 101"
+    assert out.stdout.splitlines() == [
+        f"deep.yaml:1:103: {message}; a real spec nests fewer than 10 levels",
+        "deep.yaml: 1 error, 0 warnings",
+        f"deeper.yaml:1:103: {message}; a real spec nests fewer than 10 levels",
+        "deeper.yaml: 1 error, 0 warnings",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "received"),
+    [
+        ("a: &s x\nb: {<<: *s}\n", "2:5", "the scalar 'x'"),
+        ("a: &l [1, 2]\nb: {<<: *l}\n", "2:5", "a list whose item 0 is the scalar '1'"),
+        ("a: &m {x: 1}\nb: &s 3\nc: {<<: [*m, *s]}\n", "3:5", "a list whose item 1 is the scalar '3'"),
+        ("a: &m {x: 1}\nc: {<<: [*m, [1]]}\n", "2:5", "a list whose item 1 is a list"),
+        ("base: &b 3\nnode:\n  units: 8\n  <<: *b\n", "4:3", "the scalar '3'"),
+        ("a: {<<: {x: 1, <<: 3}}\n", "1:16", "the scalar '3'"),
+    ],
+)  # fmt: skip
+def test_merge_keys_of_non_mappings_are_located_errors(
+    text: str, expected: str, received: str
+) -> None:
+    assert error_of(text) == (
+        f"<string>:{expected}: expected a mapping or a list of mappings after the merge key "
+        f"'<<'. Received: {received}. A merge key copies the keys of other mappings, "
+        "e.g. `<<: *base`"
+    )
+
+
+def test_merge_key_lists_merge_in_order() -> None:
+    doc = load_document(
+        "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc: {<<: [*a, *b], z: 3}\nd: {<<: {<<: *b}}\n"
+    )
+    assert doc.data["c"] == {"x": 1, "y": 1, "z": 3}
+    assert doc.data["d"] == {"y": 2, "z": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 1\nb: x\x01\n", '2:5: invalid YAML: expected printable text. Received: the control '
+         'character #x0001; remove it, or write it as the escape "\\u0001" inside double quotes'),
+        ("a: 1\r\nb: '\x7f'\r\n", "2:5: invalid YAML: expected printable text. Received: the "
+         "control character #x007f"),
+        ("é: [ü, \x1b]\n", "1:8: invalid YAML: expected printable text. Received: the control "
+         "character #x001b"),
+        ("a: \ud800\n", "1:4: invalid YAML: expected printable text. Received: the lone "
+         "surrogate #xd800"),
+        ("a:\n  - \ufffe\n", "2:5: invalid YAML: expected printable text. Received: the "
+         "non-character #xfffe"),
+    ],
+)  # fmt: skip
+def test_control_characters_are_located(text: str, expected: str) -> None:
+    assert error_of(text).startswith("<string>:" + expected)
+
+
+def test_control_character_in_a_file_is_located(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_bytes("# café\nname: \x7f\n".encode())
+    assert error_of(spec).startswith(
+        f"{spec}:2:7: invalid YAML: expected printable text. Received: the control character #x007f"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 2001-13-45\n", "1:4: expected a valid !!timestamp value. Received: '2001-13-45' "
+         "(month must be in 1..12); quote it to keep it a string"),
+        ("a: 1" + "0" * 5000 + "\n", "1:4: expected a valid !!int value. Received: "
+         "'1000000000000000000000000000000000000...' (Exceeds the limit (4300 digits) for "
+         "integer string conversion: value has 5001 digits); quote it to keep it a string"),
+        ("a: !!bool 'x'\n", "1:4: expected a valid !!bool value. Received: 'x'; remove the tag "
+         "to keep it a string"),
+        ("a: !!int ''\n", "1:4: expected a valid !!int value. Received: ''; remove the tag to "
+         "keep it a string"),
+        ("a: !!timestamp x\n", "1:4: expected a valid !!timestamp value. Received: 'x'; remove "
+         "the tag to keep it a string"),
+    ],
+)  # fmt: skip
+def test_scalars_that_cannot_be_constructed_are_located(text: str, expected: str) -> None:
+    assert error_of(text) == "<string>:" + expected
+
+
+def test_node_count_is_limited_without_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guard, "MAX_NODES", 50)
+    assert error_of("a: [" + "1, " * 60 + "]\n") == (
+        "<string>:1:146: expected at most 50 nodes (keys, values and list items). Received: "
+        "more than 50 nodes; no real spec comes near the limit: is this the right file?"
+    )
+    assert "expands to more than 50 values through its aliases" in error_of(
+        "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\nb: [*a, *a, *a, *a, *a, *a]\n"
+    )
+    assert load_document("a: [" + "1, " * 46 + "]\n").data == {"a": [1] * 46}
+
+
+def test_files_over_the_size_limit_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: x\n" + "#" * 93)  # 101 bytes
+    assert load_document(spec, max_bytes=101).data == {"name": "x"}
+    assert error_of_call(lambda: load_document(spec, max_bytes=100)) == (
+        f"{spec}: expected a spec file of at most 100 bytes. Received: 101 bytes; set "
+        "MODELSPEC_MAX_SPEC_BYTES to raise the limit"
+    )
+    monkeypatch.setenv("MODELSPEC_MAX_SPEC_BYTES", "100")
+    assert error_of(spec).startswith(f"{spec}: expected a spec file of at most 100 bytes.")
+    monkeypatch.setenv("MODELSPEC_MAX_SPEC_BYTES", "1e6")
+    assert error_of(spec) == (
+        f"{spec}: expected MODELSPEC_MAX_SPEC_BYTES to be a positive number of bytes. "
+        "Received: MODELSPEC_MAX_SPEC_BYTES='1e6'"
+    )
+    monkeypatch.delenv("MODELSPEC_MAX_SPEC_BYTES")
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as handle:  # sparse: costs no disk
+        handle.truncate(guard.MAX_SPEC_BYTES + 1)
+    assert error_of(huge) == (
+        f"{huge}: expected a spec file of at most 10,000,000 bytes. Received: 10,000,001 "
+        "bytes; set MODELSPEC_MAX_SPEC_BYTES to raise the limit"
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_a_file_that_says_it_is_empty_is_read_only_to_the_limit() -> None:
+    # /proc files report a size of 0 whatever they hold.
+    assert error_of_call(lambda: load_document("/proc/self/status", max_bytes=100)) == (
+        "/proc/self/status: expected a spec file of at most 100 bytes. Received: more than "
+        "100 bytes; set MODELSPEC_MAX_SPEC_BYTES to raise the limit"
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes and /dev/zero")
+def test_special_files_are_refused_without_reading_them(tmp_path: Path) -> None:
+    # Reading a FIFO blocks until a writer comes; /dev/zero never ends. In a
+    # subprocess with a time and memory limit, so a regression cannot hang the suite.
+    os.mkfifo(tmp_path / "fifo.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+
+    def limit_memory() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    out = subprocess.run(
+        [sys.executable, "-m", "modelspec", "validate", "fifo.yaml", "zero.yaml"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, preexec_fn=limit_memory,
+    )  # fmt: skip
+    assert (out.returncode, out.stderr) == (1, "")
+    assert out.stdout.splitlines() == [
+        "fifo.yaml: expected a regular file. Received: a named pipe (FIFO); save the spec "
+        "to a file first",
+        "fifo.yaml: 1 error, 0 warnings",
+        "zero.yaml: expected a regular file. Received: a character device; save the spec "
+        "to a file first",
+        "zero.yaml: 1 error, 0 warnings",
+    ]

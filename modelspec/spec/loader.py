@@ -2,10 +2,15 @@
 
 The first step of validation. Only YAML's plain data types are constructed (the
 ``yaml.safe_load`` set: no Python tags); anchors and aliases work, but a
-document whose aliases expand past :data:`MAX_NODES` values is refused before
-anything is built from it. Two YAML 1.1 surprises are fixed the YAML 1.2 way:
+document whose aliases expand past the node limit is refused before anything
+is built from it. Two YAML 1.1 surprises are fixed the YAML 1.2 way:
 ``1e-3`` is the float 0.001 (PyYAML would read a string) and only
 ``true``/``false`` are booleans (``on``, ``no``, ``y`` stay strings).
+
+Hostile input gets a located error, never a crash, a hang or a read without
+end: :mod:`~modelspec.spec.guard` reads only regular files of bounded size,
+refuses control characters at their line, and bounds nesting and the number
+of values before the composer and the builder, which recurse, see them.
 
 Example:
     >>> doc = load_document("modelspec: 1\\nlr: 1e-3\\n")
@@ -25,9 +30,14 @@ from typing import Any
 import yaml
 
 from ..errors import Diagnostic, SpecLoadError
-
-#: Most values a document may hold once its aliases are expanded.
-MAX_NODES = 2_000_000
+from .guard import (
+    check_characters,
+    check_events,
+    fail,
+    pos,
+    read_file,
+    size_limit,
+)
 
 PathT = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -35,11 +45,24 @@ Position = tuple[int, int]
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL = "tag:yaml.org,2002:bool"
 _FLOAT = "tag:yaml.org,2002:float"
+_MERGE = "tag:yaml.org,2002:merge"
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 class _SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """SafeLoader with YAML 1.2 booleans and exponent floats."""
+    """SafeLoader with YAML 1.2 booleans and exponent floats; merge keys checked."""
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Check merge keys first: PyYAML drops a bad one, then fails unlocated."""
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE and (received := _not_mergeable(value_node)):
+                raise yaml.constructor.ConstructorError(
+                    problem="expected a mapping or a list of mappings after the merge key "
+                    f"'<<'. Received: {received}. A merge key copies the keys of other "
+                    "mappings, e.g. `<<: *base`",
+                    problem_mark=key_node.start_mark,
+                )
+        super().flatten_mapping(node)
 
 
 _SpecLoader.yaml_implicit_resolvers = {
@@ -115,10 +138,6 @@ class Document:
         )
 
 
-def _fail(file: str, message: str, line: int = 0, column: int = 0) -> SpecLoadError:
-    return SpecLoadError([Diagnostic(message, (), file, line, column)])
-
-
 def _short(tag: str) -> str:
     return tag.replace("tag:yaml.org,2002:", "!!")
 
@@ -127,35 +146,21 @@ def _mark(node: yaml.Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _check_expansion(root: yaml.Node, file: str) -> None:
-    """Refuse recursive aliases and alias bombs before constructing anything."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
+def _preview(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:37] + "...")
 
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise _fail(file, "recursive alias: an anchor contains itself", *_mark(node))
-        active.add(key)
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
-            total += sum(size(item) for item in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
-        active.discard(key)
-        if total > MAX_NODES:
-            raise _fail(
-                file,
-                f"the document expands to more than {MAX_NODES:,} values through its "
-                "aliases (an alias bomb?); refusing to load it",
-                *_mark(node),
-            )
-        sizes[key] = total
-        return total
 
-    size(root)
+def _not_mergeable(node: yaml.Node, *, item: bool = False) -> str | None:
+    """What a merge key's value is, when it is not a mapping or a list of them."""
+    if isinstance(node, yaml.ScalarNode):
+        return f"the scalar {_preview(node.value)}"
+    if isinstance(node, yaml.SequenceNode):
+        if item:
+            return "a list"
+        for i, value in enumerate(node.value):
+            if received := _not_mergeable(value, item=True):
+                return f"a list whose item {i} is {received}"
+    return None
 
 
 class _Builder:
@@ -173,6 +178,8 @@ class _Builder:
                 return self.loader.construct_object(node, deep=True)
             except yaml.constructor.ConstructorError as err:
                 raise self.refuse_tag(node) from err
+            except (ValueError, LookupError, AttributeError) as err:  # e.g. 2001-13-45
+                raise self.refuse_value(node, err) from None
         if node.tag not in _PLAIN_TAGS:
             raise self.refuse_tag(node)
         if isinstance(node, yaml.SequenceNode):
@@ -181,14 +188,17 @@ class _Builder:
         # flatten_mapping rewrites node.value in place: remember the node's own
         # keys on first sight, for a mapping an alias makes us visit again.
         own = self.own_keys.setdefault(id(node), {id(k) for k, _ in node.value})
-        self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        try:
+            self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        except yaml.constructor.ConstructorError as err:
+            raise fail(self.doc.file, str(err.problem), *pos(err.problem_mark)) from None
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise _fail(self.doc.file, "mapping keys must be plain scalars", *_mark(key_node))
+                raise fail(self.doc.file, "mapping keys must be plain scalars", *_mark(key_node))
             key = self.build(key_node, ())
             if key in result and id(key_node) in own and (*path, key) in self.doc.key_positions:
-                raise _fail(
+                raise fail(
                     self.doc.file,
                     f"duplicate key {key!r} in this mapping (the first one is at line "
                     f"{self.doc.key_positions[(*path, key)][0]})",
@@ -199,8 +209,18 @@ class _Builder:
             result[key] = self.build(value_node, (*path, key))
         return result
 
+    def refuse_value(self, node: yaml.ScalarNode, err: Exception) -> SpecLoadError:
+        reason = f" ({str(err).partition(';')[0]})" if isinstance(err, ValueError) else ""
+        implicit = self.loader.resolve(yaml.ScalarNode, node.value, (True, False)) == node.tag
+        return fail(
+            self.doc.file,
+            f"expected a valid {_short(node.tag)} value. Received: {_preview(node.value)}"
+            f"{reason}; {'quote it' if implicit else 'remove the tag'} to keep it a string",
+            *_mark(node),
+        )
+
     def refuse_tag(self, node: yaml.Node) -> SpecLoadError:
-        return _fail(
+        return fail(
             self.doc.file,
             f"the tag {_short(node.tag)!r} is not allowed: a spec holds plain data only "
             "(mappings, lists, strings, numbers, booleans, null)",
@@ -213,15 +233,17 @@ _UNQUOTED_INDEXED_REF = re.compile(r"(?<!['\"\w])([A-Za-z_][\w.\-]*\[-?\d+\])")
 
 
 def _parse(text: str, doc: Document) -> Any:
+    check_characters(text, doc.file)
     loader = _SpecLoader(text)
     try:
+        check_events(text, doc.file)
         root = loader.get_single_node()
     except yaml.composer.ComposerError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or "invalid document"
         if "expected a single document" in str(err.context):
             problem = "expected one YAML document, found several (remove the '---')"
-        raise _fail(doc.file, problem, *(_pos(mark) if mark else (0, 0))) from err
+        raise fail(doc.file, problem, *(pos(mark) if mark else (0, 0))) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
@@ -233,19 +255,12 @@ def _parse(text: str, doc: Document) -> Any:
                     f". Inside [...] or {{...}}, YAML reads '[' as the start of a list: "
                     f"quote indexed references, e.g. '{ref.group(1)}'"
                 )
-        raise _fail(
-            doc.file, f"invalid YAML: {problem}", *(_pos(mark) if mark else (0, 0))
-        ) from err
+        raise fail(doc.file, f"invalid YAML: {problem}", *(pos(mark) if mark else (0, 0))) from err
     finally:
         loader.dispose()
     if root is None:
         return None
-    _check_expansion(root, doc.file)
     return _Builder(loader, doc).build(root, ())
-
-
-def _pos(mark: Any) -> Position:
-    return (mark.line + 1, mark.column + 1)
 
 
 def _is_path(source: str) -> bool:
@@ -254,54 +269,56 @@ def _is_path(source: str) -> bool:
     return source.endswith((".yaml", ".yml", ".json")) or os.path.exists(source)
 
 
-def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> Document:
+def load_document(
+    source: str | os.PathLike[str] | Mapping[str, Any], *, max_bytes: int | None = None
+) -> Document:
     """Read a spec from a path, YAML text or an in-memory mapping.
 
     A ``str`` is a path when it has no newline and names an existing file or
-    ends in ``.yaml``/``.yml``/``.json``; otherwise it is YAML text.
+    ends in ``.yaml``/``.yml``/``.json``; otherwise it is YAML text. Only a
+    regular file is read (a FIFO or a device is refused without reading it).
+    Text, like a file, may hold at most :data:`~modelspec.spec.guard.MAX_NODES` values,
+    nested at most :data:`~modelspec.spec.guard.MAX_DEPTH` levels deep.
 
     Args:
         source: Where the spec comes from.
+        max_bytes: Largest file to read, in bytes; by default the environment
+            variable ``MODELSPEC_MAX_SPEC_BYTES``, else
+            :data:`~modelspec.spec.guard.MAX_SPEC_BYTES`.
 
     Returns:
         The parsed :class:`Document`.
 
     Raises:
-        SpecLoadError: The file is missing, unreadable, binary, empty, not
-            valid YAML, or not a mapping at the top.
+        SpecLoadError: The file is missing, unreadable, not a regular file,
+            too large, binary, empty, not valid YAML, nested too deep, too
+            large once its aliases are expanded, or not a mapping at the top.
     """
     if isinstance(source, Mapping):
         return Document(data=dict(source), file="<dict>")
     if isinstance(source, os.PathLike) or _is_path(source):
         path = Path(source)
         file = str(source)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise _fail(file, "no such file") from None
-        except IsADirectoryError:
-            raise _fail(file, "is a directory, not a spec file") from None
-        except OSError as err:
-            raise _fail(file, f"cannot read the file: {err.strerror}") from None
+        raw = read_file(path, file, size_limit(file, max_bytes))
         if b"\0" in raw:
-            raise _fail(file, "is a binary file, not a YAML spec")
+            raise fail(file, "is a binary file, not a YAML spec")
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as err:
-            raise _fail(file, f"is not UTF-8 text (byte {err.start} cannot be decoded)") from None
+            raise fail(file, f"is not UTF-8 text (byte {err.start} cannot be decoded)") from None
         doc = Document(data=None, file=file, base_dir=path.resolve().parent, text=text)
     else:
         doc = Document(data=None, text=str(source))
     doc.data = _parse(doc.text or "", doc)
     if doc.data is None:
-        raise _fail(
+        raise fail(
             doc.file,
             "the spec is empty: expected a mapping with the keys modelspec, name, "
             "inputs, layers and outputs",
         )
     if not isinstance(doc.data, dict):
         kind = "a list" if isinstance(doc.data, list) else f"{doc.data!r}"
-        raise _fail(
+        raise fail(
             doc.file,
             f"expected a mapping at the top of the spec. Received: {kind}",
             *doc.locate(()),
@@ -336,13 +353,13 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> 
         for text in overrides:
             key, sep, value = text.partition("=")
             if not sep or not key.strip():
-                raise _fail(
+                raise fail(
                     "--set", f"expected key.path=value (e.g. train.epochs=3). Received: {text!r}"
                 )
             try:
                 parsed = load_document(f"value: {value}").data["value"]
             except SpecLoadError as err:
-                raise _fail("--set", f"{key}: {err.diagnostics[0].message}") from None
+                raise fail("--set", f"{key}: {err.diagnostics[0].message}") from None
             items.append((key.strip(), parsed))
             record.append(f"{key.strip()}={value.strip()}")
     for key, value in items:
@@ -359,7 +376,7 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> 
                 target = target[part]
             else:
                 where = ".".join(map(str, parts[:i])) or "the spec"
-                raise _fail(
+                raise fail(
                     "--set",
                     f"{key}: cannot go into '{part}': '{where}' is {target!r}, "
                     "not a mapping or a list long enough",
@@ -372,5 +389,5 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> 
         ):
             target[last] = value  # type: ignore[index]
         else:
-            raise _fail("--set", f"{key}: cannot set '{last}' in {type(target).__name__}")
+            raise fail("--set", f"{key}: cannot set '{last}' in {type(target).__name__}")
     return record
