@@ -108,6 +108,33 @@ def test_build_prints_summary_and_saves(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temporary left
 
 
+def test_set_problems_are_reported_at_the_option(tmp_path: Path) -> None:
+    for given, expected in (
+        (
+            "train.epochs=two",
+            "--set train.epochs=two: train.epochs: expected a positive integer. Received: epochs='two'",
+        ),
+        ("epochs=2", "--set epochs=2: epochs: unknown key 'epochs'. Did you mean 'train.epochs'?"),
+    ):
+        code, out = run("train", GOOD, "--set", given, "--out", str(tmp_path))
+        assert (code, out.splitlines()[0]) == (1, expected)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_in_the_wrong_section_gets_the_right_one(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        "modelspec: 1\nname: m\ninputs: [{name: x, shape: [4]}]\n"
+        "layers: [{name: a, type: Dense, units: 2}]\noutputs: [a]\nbatch_size: 3\n"
+        "compile: {loss: mse, epochs: 3}\n"
+    )
+    code, out = run("validate", path)
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "spec.yaml:6:1: batch_size: unknown key 'batch_size'. Did you mean 'train.batch_size'?",
+        "spec.yaml:7:22: compile.epochs: unknown key 'epochs'. Did you mean 'train.epochs'?",
+    ]
+
+
 def test_build_makes_the_output_folders(tmp_path: Path) -> None:
     target = tmp_path / "new" / "dir" / "m.keras"
     code, out = run("build", GOOD, "-q", "-o", str(target))

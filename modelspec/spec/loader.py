@@ -97,6 +97,7 @@ class Document:
     key_positions: dict[PathT, Position] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path.cwd)
     text: str | None = None
+    overridden: dict[PathT, str] = field(default_factory=dict)
 
     def locate(self, path: PathT, *, key: bool = False) -> Position:
         """Position of ``path``, or of its nearest located ancestor.
@@ -125,12 +126,19 @@ class Document:
         node: str | None = None,
         severity: str = "error",
     ) -> Diagnostic:
-        """A :class:`Diagnostic` located at ``path`` in this document."""
-        line, column = self.locate(path, key=key)
+        """A :class:`Diagnostic` located at ``path`` in this document, or at the
+        ``--set`` override that gave the value there."""
+        for end in range(len(path), 0, -1):
+            given = self.overridden.get(tuple(path[:end]))
+            if given is not None:
+                file, line, column = f"--set {given}", 0, 0
+                break
+        else:
+            file, (line, column) = self.file, self.locate(path, key=key)
         return Diagnostic(
             message=message,
             path=tuple(path),
-            file=self.file,
+            file=file,
             line=line,
             column=column,
             node=node,
@@ -362,8 +370,9 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> 
                 raise fail("--set", f"{key}: {err.diagnostics[0].message}") from None
             items.append((key.strip(), parsed))
             record.append(f"{key.strip()}={value.strip()}")
-    for key, value in items:
+    for (key, value), given in zip(items, record, strict=True):
         parts: list[str | int] = [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
+        doc.overridden[tuple(parts)] = given  # its problems are reported at the option
         target = doc.data
         for i, part in enumerate(parts[:-1]):
             if isinstance(target, dict):

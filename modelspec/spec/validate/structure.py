@@ -85,6 +85,25 @@ def fields_at(path: PathT) -> list[str]:
     return list(model.model_fields) if model else []  # type: ignore[attr-defined]
 
 
+#: The sections whose keys a misplaced key may belong to (``epochs`` -> ``train.epochs``).
+_SECTIONS: dict[str, type] = {
+    "compile": CompileSpec,
+    "train": TrainSpec,
+    "train.data": DataSpec,
+    "train.data.split": SplitSpec,
+    "export": ExportSpec,
+}
+
+
+def _elsewhere(key: str, here: PathT) -> str:
+    """`` Did you mean 'train.epochs'?`` for a key that belongs to another section."""
+    where = ".".join(map(str, here))
+    for section, model in _SECTIONS.items():
+        if section != where and key in model.model_fields:  # type: ignore[attr-defined]
+            return f" Did you mean '{section}.{key}'?"
+    return ""
+
+
 def _existing(data: Any, loc: Iterable[Any]) -> tuple[PathT, Any]:
     """The longest prefix of a Pydantic ``loc`` that exists in ``data``, and its value."""
     path: list[str | int] = []
@@ -128,7 +147,9 @@ def _pydantic(ctx: Context, err: ValidationError) -> None:
                 continue
         if e["type"] == "extra_forbidden":
             path, _ = _existing(ctx.data, loc)
-            hint = did_you_mean(str(loc[-1]), fields_at(path[:-1]))
+            hint = did_you_mean(str(loc[-1]), fields_at(path[:-1])) or _elsewhere(
+                str(loc[-1]), path[:-1]
+            )
             ctx.add(path, f"unknown key '{clipped(loc[-1])}'.{hint}", key=True)
             continue
         path, _ = _existing(ctx.data, loc)
