@@ -86,9 +86,9 @@ def test_recursive_alias_is_refused() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "<string>: the spec is empty: expected a mapping with the keys modelspec, name, "
+        ("", "<string>:1:1: the spec is empty: expected a mapping with the keys modelspec, name, "
          "inputs, layers and outputs"),
-        ("# only a comment\n", "<string>: the spec is empty"),
+        ("# only a comment\n", "<string>:1:1: the spec is empty"),
         ("- a\n- b\n", "<string>:1:1: expected a mapping at the top of the spec. Received: a list"),
         ("just text\n", "<string>:1:1: expected a mapping at the top of the spec. Received: 'just text'"),
         ("a: [1\n", "<string>:2:1: invalid YAML: did not find expected ',' or ']'"),
@@ -102,10 +102,10 @@ def test_documents_that_are_not_one_mapping(text: str, expected: str) -> None:
 def test_file_errors(tmp_path: Path) -> None:
     binary = tmp_path / "model.yaml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    assert error_of(binary) == f"{binary}: is a binary file, not a YAML spec"
+    assert error_of(binary) == f"{binary}:3:1: is a binary file, not a YAML spec"  # the NUL
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    assert error_of(latin) == f"{latin}: is not UTF-8 text (byte 9 cannot be decoded)"
+    assert error_of(latin) == f"{latin}:1:10: is not UTF-8 text (byte 9 cannot be decoded)"
     assert error_of(str(tmp_path / "missing.yaml")) == f"{tmp_path / 'missing.yaml'}: no such file"
     assert error_of(tmp_path) == f"{tmp_path}: is a directory, not a spec file"
     assert error_of("x\0.yaml") == ("x\0.yaml: no such file (the name holds a NUL character)")

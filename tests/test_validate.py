@@ -68,6 +68,7 @@ def test_unknown_and_refused_types(write_spec: Callable[..., str]) -> None:
   - {name: b, type: Conv2d, filters: 4, kernel_size: 3}
   - {name: c, type: Lambda}
   - {name: d, type: Frobnicate}
+  - {name: e, type: TFSMLayer, filepath: /tmp/any_saved_model}
 outputs: [d]
 """
     )
@@ -80,6 +81,9 @@ outputs: [d]
         "spec.yaml:8:21: layers[2] (c).type: layer type 'Lambda' cannot be used in a spec: "
         "it runs a Python function; register a custom layer instead.",
         "spec.yaml:9:21: layers[3] (d).type: unknown layer type 'Frobnicate'. " + hint.lstrip(),
+        "spec.yaml:10:21: layers[4] (e).type: layer type 'TFSMLayer' cannot be used in a spec: "
+        "it runs a TensorFlow SavedModel from any path, and a SavedModel's graph can read and "
+        "write files; register a layer that loads the model you trust instead.",
     ]
 
 

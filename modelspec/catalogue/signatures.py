@@ -43,6 +43,8 @@ REFUSED_LAYERS: dict[str, str] = {
     "JaxLayer": "it wraps a Python JAX function; register a custom layer instead",
     "FlaxLayer": "it wraps a Python Flax module; register a custom layer instead",
     "TorchModuleWrapper": "it wraps a Python torch module (torch backend only)",
+    "TFSMLayer": "it runs a TensorFlow SavedModel from any path, and a SavedModel's graph can "
+    "read and write files; register a layer that loads the model you trust instead",
 }
 
 #: Optimizer and learning-rate schedule classes a spec cannot name: bases and wrappers.

@@ -258,3 +258,34 @@ def _too_large(file: str, limit: int, received: str) -> SpecLoadError:
         f"expected a spec file of at most {limit:,} bytes. Received: {received}; set "
         "MODELSPEC_MAX_SPEC_BYTES to raise the limit",
     )
+
+
+def check_data(data: Any, file: str) -> None:
+    """The limits of :func:`check_events` for a spec given as Python data (a mapping),
+    which no YAML parser walked: a mapping nested too deep, or too large (or
+    containing itself), would otherwise make validation recurse without end.
+
+    Example:
+        >>> check_data({"a": [1, 2]}, "<dict>")  # fine: returns None
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1 + (len(value) if isinstance(value, dict) else 0)  # keys count too
+        if nodes > MAX_NODES:
+            raise fail(
+                file,
+                f"expected at most {MAX_NODES:,} nodes (keys, values and list items). "
+                f"Received: more than {MAX_NODES:,} (or a value that contains itself)",
+            )
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                what = "list" if isinstance(value, list) else "mapping"
+                raise fail(
+                    file,
+                    f"expected at most {MAX_DEPTH} levels of nesting. Received: a {what} at "
+                    f"level {depth}; a real spec nests fewer than 10 levels",
+                )
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)

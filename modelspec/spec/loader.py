@@ -32,6 +32,7 @@ import yaml
 from ..errors import Diagnostic, SpecLoadError
 from .guard import (
     check_characters,
+    check_data,
     check_events,
     fail,
     pos,
@@ -303,17 +304,25 @@ def load_document(
             large once its aliases are expanded, or not a mapping at the top.
     """
     if isinstance(source, Mapping):
+        check_data(source, "<dict>")
         return Document(data=dict(source), file="<dict>")
     if isinstance(source, os.PathLike) or _is_path(source):
         path = Path(source)
         file = str(source)
         raw = read_file(path, file, size_limit(file, max_bytes))
         if b"\0" in raw:
-            raise fail(file, "is a binary file, not a YAML spec")
+            raise fail(
+                file, "is a binary file, not a YAML spec", *_byte_position(raw, raw.index(b"\0"))
+            )
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as err:
-            raise fail(file, f"is not UTF-8 text (byte {err.start} cannot be decoded)") from None
+            start = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+            raise fail(
+                file,
+                f"is not UTF-8 text (byte {err.start} cannot be decoded)",
+                *_byte_position(raw, start),
+            ) from None
         doc = Document(data=None, file=file, base_dir=path.resolve().parent, text=text)
     else:
         doc = Document(data=None, text=str(source))
@@ -323,6 +332,8 @@ def load_document(
             doc.file,
             "the spec is empty: expected a mapping with the keys modelspec, name, "
             "inputs, layers and outputs",
+            1,
+            1,
         )
     if not isinstance(doc.data, dict):
         kind = "a list" if isinstance(doc.data, list) else f"{doc.data!r}"
@@ -332,6 +343,12 @@ def load_document(
             *doc.locate(()),
         )
     return doc
+
+
+def _byte_position(raw: bytes, index: int) -> tuple[int, int]:
+    """Line and column (1-based, in bytes) of byte ``index`` of a file."""
+    line_start = raw.rfind(b"\n", 0, index) + 1
+    return raw.count(b"\n", 0, index) + 1, index - line_start + 1
 
 
 def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> list[str]:

@@ -105,10 +105,13 @@ def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:
 
 def _readable(ctx: Context, name: str, value: str, path: PathT) -> None:
     """A file a layer reads (a lookup layer's vocabulary) exists, relative to the spec."""
-    target = spec_path(ctx.doc.base_dir, value)
-    if target.is_file():
-        return
-    problem = "a folder" if target.is_dir() else "no such file"
+    try:
+        target = spec_path(ctx.doc.base_dir, value)
+        if target.is_file():
+            return
+        problem = "a folder" if target.is_dir() else "no such file"
+    except (OSError, ValueError) as err:  # a NUL, a name too long for the file system
+        problem = f"not a usable file name ({getattr(err, 'strerror', None) or err})"
     if not Path(value).expanduser().is_absolute():
         problem += f" (relative paths start at the spec's folder, {ctx.doc.base_dir})"
     ctx.add(

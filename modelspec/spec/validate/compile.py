@@ -90,7 +90,10 @@ def logged_names(data: dict[str, Any]) -> set[str] | None:
     names = output_names(outputs)
     if not isinstance(outputs, dict):  # Keras names list outputs by their layer
         layers = [n for n in as_list(data.get("layers")) if isinstance(n, dict)]
-        with_loss = {n.get("name") for n in layers if n.get("add_loss") is not None}
+        named = [n.get("name") for n in layers if n.get("add_loss") is not None]
+        if not all(isinstance(n, str) for n in named):
+            return None  # a wrong name: reported by the structure stage
+        with_loss = set(named)
         indexed = any(isinstance(r, str) and "[" in r for r in as_list(outputs))
         names = [f"{n}_add_loss" if n in with_loss else n for n in names]
         if indexed or len(set(names)) != len(names):
