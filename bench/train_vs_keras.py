@@ -6,7 +6,7 @@ split of ``specs/antirectifier_digits.yaml``, reproduced with
 (RMSprop, learning rate 1e-3), no early stopping:
 
 * modelspec: ``modelspec.train`` (a tf.data pipeline, run directory,
-  checkpoints, TensorBoard logs, history CSV, BackupAndRestore...);
+  checkpoints, TensorBoard logs, history CSV, the per-epoch commit for resume...);
 * Keras: the model written by hand (``Dense(256)`` -> ``Antirectifier`` ->
   ``Dropout(0.1)``, twice, then ``Dense(10, softmax)``), ``model.compile(...)``
   then ``model.fit(x_numpy, y_numpy, batch_size=128, validation_data=...)`` as
