@@ -227,6 +227,7 @@ class ModelSpec(_Strict):
         modelspec: Spec format version; ``1``.
         name: Model name.
         description: Free text.
+        vars: Named values that ``${...}`` expressions use (:mod:`modelspec.spec.expand`).
         imports: Python modules to import before building (refused unless allowed).
         inputs: Model inputs.
         layers: The layer graph, in order.
@@ -239,6 +240,10 @@ class ModelSpec(_Strict):
     modelspec: Literal[1]
     name: Name
     description: StrictStr | None = None
+    vars: dict[
+        Name,
+        StrictBool | StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)] | StrictStr,
+    ] = {}
     imports: list[StrictStr] = []
     inputs: Annotated[list[InputSpec], Field(min_length=1)]
     layers: Annotated[list[LayerNode], Field(min_length=1)]

@@ -29,6 +29,7 @@ from typing import Any
 
 from ... import plugins as plugins_module
 from ...errors import Diagnostic, SpecError
+from ..expand import expand
 from ..loader import Document, load_document
 from ..schema import ModelSpec
 from .compile import check_compile
@@ -108,15 +109,22 @@ def _document(source: Source) -> Document:
 
 
 def _check(doc: Document, allow_imports: bool) -> Report:
-    """Every section's checks, their findings in document order."""
+    """Vars and expressions substituted, then every section's checks, their findings
+    in document order."""
+    doc, expansion = expand(doc)
     ctx = Context(doc, allow_imports)
     spec = check_structure(ctx)
     check_imports(ctx)
     check_graph(ctx)
     check_compile(ctx)
     check_train(ctx)
-    order = {d: i for i, d in enumerate(ctx.diagnostics)}
-    diagnostics = sorted(ctx.diagnostics, key=lambda d: (d.line, d.column, order[d]))
+    # a value whose expression failed is still its text: its other problems would echo that
+    failed = [d.path for d in expansion]
+    found = expansion + [
+        d for d in ctx.diagnostics if not any(d.path[: len(p)] == p for p in failed)
+    ]
+    order = {d: i for i, d in enumerate(found)}
+    diagnostics = sorted(found, key=lambda d: (d.line, d.column, order[d]))
     report = Report(doc.file, diagnostics)
     if spec is not None and report.ok:
         spec._document = doc

@@ -64,6 +64,7 @@ FIELD_HINTS = {
     "tolerance": "a number at least 0, or a mapping {format: number}",
     "samples": "a positive integer",
     "transform": "a mapping {input or output name: [{op: argument}, ...]}",
+    "vars": "a mapping {name: a number, a boolean, a string or a ${expression}}",
 }
 
 
