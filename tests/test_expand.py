@@ -134,6 +134,16 @@ def test_a_name_without_vars_says_where_to_declare_it() -> None:
     assert str(err.value) == "unknown name 'dim'. Declare it under `vars:`."
 
 
+def test_vars_cannot_lead_a_run_out_of_its_directory(write_spec: Callable[..., str]) -> None:
+    spec = SPEC.replace("act: relu}", "act: relu, where: ../..}") + (
+        "compile: {loss: mse}\ntrain:\n  data: {source: sklearn, name: iris}\n"
+        '  callbacks: [{type: csv_logger, filename: "${where}/h.csv"}]\n'
+    )
+    assert [d.message.split(".")[0] for d in validate_spec(write_spec(spec)).errors] == [
+        "expected a path relative to the run directory, staying inside it"
+    ]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=40))
 def test_any_text_in_an_expression_is_reported_not_raised(text: str) -> None:

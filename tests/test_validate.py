@@ -321,6 +321,30 @@ def test_files_a_run_writes_must_stay_in_the_run_directory(
     ]
 
 
+def test_checkpoint_names_and_backup_frequency_that_training_could_not_honour(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        SMALL
+        + """\
+  callbacks:
+    - {type: model_checkpoint, filepath: "b-{epoch.__class__}.keras"}
+    - {type: model_checkpoint, filepath: "b-{val_acc:.2f}.keras"}
+    - {type: model_checkpoint, filepath: "b-{epoch:02d}-{val_accuracy:.2f}.keras"}
+    - {type: backup_and_restore, save_freq: 5}
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:22:42: train.callbacks[0].filepath: expected {fields} that are plain names, "
+        "such as {epoch:02d} or {val_loss:.2f}. Received: filepath='b-{epoch.__class__}.keras'",
+        "spec.yaml:23:42: train.callbacks[1].filepath: unknown field {val_acc} in filepath: it "
+        "can use epoch, accuracy, loss, val_accuracy, val_loss. Did you mean 'val_accuracy'?",
+        "spec.yaml:25:45: train.callbacks[3].save_freq: expected 'epoch' or false: a run is "
+        "backed up once per epoch, and resumes at the start of the epoch in progress. "
+        "Received: save_freq=5",
+    ]
+
+
 def test_serialized_objects_name_keras_or_registered_classes_only(
     write_spec: Callable[..., str],
 ) -> None:

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import string
 from typing import Any
 
 from ... import catalogue
@@ -101,6 +102,8 @@ def _monitors(ctx: Context, section: dict[str, Any]) -> None:
 def _run_file(ctx: Context, arg: str, value: Any, path: PathT) -> None:
     """A file a callback writes must stay inside the run directory."""
     if isinstance(value, str) and stays_inside(value):
+        if arg == "filepath":
+            _filepath_fields(ctx, value, path)
         return
     ctx.add(
         path,
@@ -109,6 +112,37 @@ def _run_file(ctx: Context, arg: str, value: Any, path: PathT) -> None:
         "(absolute paths and '..' that climb out of it are refused): copy the files "
         "elsewhere after training.",
     )
+
+
+def _filepath_fields(ctx: Context, value: str, path: PathT) -> None:
+    """Keras formats a checkpoint's file name with ``str.format(epoch=..., **logs)``:
+    plain names only (``{epoch:02d}``, ``{val_loss:.2f}``), and names it will have."""
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError as err:
+        ctx.add(
+            path,
+            f"expected a file name whose {{fields}} are closed. Received: "
+            f"filepath={shown(value)} ({err})",
+        )
+        return
+    logged = logged_names(ctx.data)
+    known = ["epoch", *sorted(logged | {f"val_{n}" for n in logged})] if logged else None
+    for _, field, spec, _ in parts:
+        if field is None:
+            continue
+        if not field.isidentifier() or "{" in (spec or ""):
+            ctx.add(
+                path,
+                "expected {fields} that are plain names, such as {epoch:02d} or "
+                f"{{val_loss:.2f}}. Received: filepath={shown(value)}",
+            )
+        elif known is not None and field not in known:
+            ctx.add(
+                path,
+                f"unknown field {{{clipped(field)}}} in filepath: it can use "
+                f"{listed(known)}.{did_you_mean(field, known)}",
+            )
 
 
 def _train_data(ctx: Context, data: dict[str, Any]) -> None:
