@@ -896,7 +896,7 @@ def _reduce(
 
 
 class _OutOfBudget(Exception):
-    pass
+    """The shrink's budget of attempts or seconds is spent."""
 
 
 def shrink(child: Child, text: str, as_file: bool, outcome: dict[str, Any], timeout: float) -> str:

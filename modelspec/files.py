@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +92,18 @@ def spec_path(base_dir: Path, path: str) -> Path:
     """
     given = Path(path).expanduser()
     return given if given.is_absolute() else (base_dir / given).resolve()
+
+
+def remove(path: Path) -> None:
+    """Remove a file, a symlink or a whole folder; nothing when there is none.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp()) / "x"
+        >>> folder.mkdir(); remove(folder); remove(folder); folder.exists()
+        False
+    """
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

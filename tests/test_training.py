@@ -218,6 +218,32 @@ def test_runs_started_in_the_same_second_get_their_own_directories(
     assert made.name == "m-20261201-090000-3"
 
 
+@pytest.mark.parametrize("folder", [".", "logs"])
+def test_a_backup_folder_shared_with_other_files_loses_none_of_them(
+    folder: str, write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    callbacks = f"  callbacks: [{{type: backup_and_restore, backup_dir: '{folder}'}}]\n"
+    result = train(write_spec(SMALL + callbacks), out_dir=tmp_path)
+    names = {p.name for p in result.run_dir.iterdir()}
+    assert {"spec.yaml", "run.json", "model.keras", "best.keras", "history.csv", "logs"} <= names
+    assert list((result.run_dir / "logs" / "train").iterdir())  # TensorBoard's files stay
+    assert not list(result.run_dir.rglob("state.json")) and not list(
+        result.run_dir.rglob("epoch-*")
+    )
+
+
+def test_a_checkpoint_name_with_fields_gets_each_best_epoch(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    callbacks = "  callbacks: [{type: model_checkpoint, filepath: 'best-{epoch:02d}.keras', monitor: loss}]\n"
+    result = train(write_spec(SMALL + callbacks), out_dir=tmp_path)
+    assert sorted(p.name for p in result.run_dir.glob("best-*.keras")) == [
+        "best-01.keras",
+        "best-02.keras",
+        "best-03.keras",
+    ]  # the training loss falls every epoch
+
+
 def test_training_without_a_train_section_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="has no `train:` section"):
         train(ROOT / "specs" / "siamese.yaml", out_dir=tmp_path)

@@ -32,7 +32,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..files import write_text
+from ..files import remove, write_text
 
 SUFFIX = ".export-tmp"
 MANIFEST = "publish.json"
@@ -90,10 +90,10 @@ def settle(stage: Path, target_dir: Path) -> None:
             for name in names:
                 final = target_dir / name
                 if (old / name).exists():
-                    _remove(final)
+                    remove(final)
                     os.replace(old / name, final)
                 elif not (stage / name).exists():  # published, with nothing to restore
-                    _remove(final)
+                    remove(final)
     shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -115,10 +115,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()

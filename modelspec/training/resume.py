@@ -28,16 +28,21 @@ import csv
 import io
 import json
 import os
-import shutil
+import re
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from ..files import atomic_path, write_text
+from ..files import atomic_path, remove, write_text
 
 #: The commit record in the backup folder.
 STATE = "state.json"
+#: What RunState and its checkpoint write in the backup folder (temporary names included).
+OWN_FILES = re.compile(
+    r"^(state\.json|(epoch|best)-\d+\.keras|\.best\.pending\.keras"
+    r"|\.(state|epoch-\d+)\.\d+\.tmp(\.json|\.keras))$"
+)
 
 
 class PendingCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -146,14 +151,23 @@ class RunState(keras.callbacks.Callback):
         if self.state["rows"] or self.history.exists():
             write_text(self.history, _csv(self.state["rows"]))
         keep = {STATE, self.state.get("checkpoint")}
-        for path in self.backup_dir.iterdir():
+        for path in self._own_files():
             if path.name not in keep:
-                _remove(path)
+                remove(path)
+
+    def _own_files(self) -> list[Path]:
+        """The files of the backup folder this class writes: nothing else in the folder
+        (``backup_dir: .`` is the run directory itself) is ever removed."""
+        return [p for p in self.backup_dir.iterdir() if OWN_FILES.match(p.name)]
 
     def finish(self) -> None:
-        """The run is complete: remove the backup folder unless asked to keep it."""
+        """The run is complete: remove the backup (and its folder, left empty) unless
+        asked to keep it."""
         if self.delete_at_end:
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            for path in self._own_files():
+                remove(path)
+            with contextlib.suppress(OSError):  # the folder holds other files too
+                self.backup_dir.rmdir()
 
 
 def _csv(rows: list[dict[str, str]]) -> str:
@@ -169,10 +183,3 @@ def _mtime(path: Path) -> int | None:
     with contextlib.suppress(OSError):
         return path.stat().st_mtime_ns
     return None
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
