@@ -2,9 +2,10 @@
 
 Three modules, each using the one before: :mod:`~modelspec.catalogue.kinds`
 (what an argument accepts, from its name), :mod:`~modelspec.catalogue.signatures`
-(a class's constructor and ``call`` arguments; Keras's part of the catalogue)
-and :mod:`~modelspec.catalogue.store` (the shipped ``keras_catalogue.json``, the
-per-version cache, and the look-ups the validator uses).
+(a class's constructor and ``call`` arguments, a ``keras.ops`` function's
+parameters; Keras's part of the catalogue) and :mod:`~modelspec.catalogue.store`
+(the shipped ``keras_catalogue.json``, the per-version cache, and the look-ups
+the validator uses).
 
 Example:
     >>> from modelspec import catalogue
@@ -19,8 +20,11 @@ from .signatures import (
     CALLBACKS,
     COMPILE_ALIASES,
     REFUSED_LAYERS,
+    REFUSED_OPS,
     ArgInfo,
     LayerSignature,
+    OpParam,
+    OpSignature,
     signature_from_class,
 )
 from .store import (
@@ -31,6 +35,9 @@ from .store import (
     keras_class_names,
     keras_layer,
     keras_version,
+    op_names,
+    op_signature,
+    refused_op,
 )
 
 __all__ = [
@@ -42,9 +49,12 @@ __all__ = [
     "NESTED_LAYER_ARGS",
     "NESTED_LAYER_LIST_ARGS",
     "REFUSED_LAYERS",
+    "REFUSED_OPS",
     "ArgInfo",
     "ArgKind",
     "LayerSignature",
+    "OpParam",
+    "OpSignature",
     "arg_kind",
     "builtin_layer_names",
     "builtin_names",
@@ -53,5 +63,8 @@ __all__ = [
     "keras_class_names",
     "keras_layer",
     "keras_version",
+    "op_names",
+    "op_signature",
+    "refused_op",
     "signature_from_class",
 ]

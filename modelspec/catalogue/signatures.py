@@ -2,7 +2,9 @@
 
 A :class:`LayerSignature` is read from a class with :mod:`inspect`
 (:func:`signature_from_class`) or from the catalogue's JSON
-(:func:`signature_from_json`). :func:`keras_catalogue` writes the part of the
+(:func:`signature_from_json`); an :class:`OpSignature` likewise describes a
+``keras.ops`` function (:func:`op_signature_from_function`,
+:func:`op_signature_from_json`). :func:`keras_catalogue` writes the part of the
 catalogue that comes from the installed Keras (it imports Keras); the shipped
 layers' part is written by :mod:`modelspec.layers.catalogue`.
 
@@ -18,9 +20,11 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .kinds import ArgKind, arg_kind, choice_kind, literal_choices
 
@@ -45,6 +49,48 @@ REFUSED_LAYERS: dict[str, str] = {
     "TorchModuleWrapper": "it wraps a Python torch module (torch backend only)",
     "TFSMLayer": "it runs a TensorFlow SavedModel from any path, and a SavedModel's graph can "
     "read and write files; register a layer that loads the model you trust instead",
+}
+
+#: Parameter names through which a ``keras.ops`` function takes a Python
+#: function: an op with one is refused (:func:`refused_op_reason`), listed in
+#: :data:`REFUSED_OPS` or not.
+CALLABLE_PARAMS = frozenset(
+    {"f", "fn", "fun", "func", "function", "pyfunc", "body", "body_fun", "loop_fn"}
+    | {"cond", "true_fn", "false_fn", "branches"}
+)
+_PYTHON_FUNCTION = "it calls a Python function; register a custom layer instead"
+
+#: ``keras.ops`` functions a spec cannot call, and why: those that take a
+#: Python function, those that return a Python value rather than a tensor, and
+#: those that fail in a functional model or its ``safe_mode`` reload with the
+#: Keras the catalogue was made from (``python bench/ops_round_trip.py`` checks
+#: every op: run it again after a Keras upgrade).
+REFUSED_OPS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            *("associative_scan", "cond", "fori_loop", "map", "scan", "switch"),
+            *("vectorized_map", "while_loop"),
+        ],
+        _PYTHON_FUNCTION,
+    ),
+    "custom_gradient": "it wraps a Python function; register a custom layer instead",
+    "vectorize": "it wraps a Python function; register a custom layer instead",
+    "jvp": "it differentiates a Python function; register a custom layer instead",
+    "convert_to_numpy": "it returns a NumPy array, which leaves the model's graph",
+    "is_tensor": "it returns a Python bool, not a tensor",
+    "dtype": "it returns a Python string, not a tensor; a node's dtype is known from the spec",
+    "shape": "it returns a Python tuple, not a tensor; use node.shape[k] in a ${...} expression",
+    "ndim": "a node's rank is known from the spec, and Keras 3.15 gives the result a wrong shape",
+    # found by bench/ops_round_trip.py (Keras 3.15, TensorFlow backend)
+    "adaptive_average_pool": "it does not reload from a .keras file in Keras 3.15; use "
+    "AdaptiveAveragePooling2D (or 1D, 3D)",
+    "adaptive_max_pool": "it does not reload from a .keras file in Keras 3.15; use "
+    "AdaptiveMaxPooling2D (or 1D, 3D)",
+    "conv_transpose": "inside a model Keras 3.15 swaps its padding arguments; use Conv2DTranspose "
+    "(or 1D, 3D)",
+    "histogram": "inside a model Keras 3.15 calls a backend function that does not exist",
+    "rearrange": "it fails on a model's unknown batch size in Keras 3.15; use Reshape or Permute",
+    "view_as_complex": "it fails inside a model on the TensorFlow backend in Keras 3.15",
 }
 
 #: Optimizer and learning-rate schedule classes a spec cannot name: bases and wrappers.
@@ -122,6 +168,100 @@ class LayerSignature:
     @property
     def required(self) -> list[str]:
         return [a.name for a in self.args.values() if a.required]
+
+
+OpParamKind = Literal["positional", "keyword", "varargs", "varkw"]
+_PARAM_KINDS: dict[Any, OpParamKind] = {
+    inspect.Parameter.POSITIONAL_ONLY: "positional",
+    inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional",
+    inspect.Parameter.KEYWORD_ONLY: "keyword",
+    inspect.Parameter.VAR_POSITIONAL: "varargs",
+    inspect.Parameter.VAR_KEYWORD: "varkw",
+}
+
+
+@dataclass(frozen=True)
+class OpParam:
+    """One parameter of a ``keras.ops`` function.
+
+    Attributes:
+        name: The parameter's name.
+        kind: ``positional`` (positional or keyword), ``keyword`` (keyword
+            only), ``varargs`` (``*args``) or ``varkw`` (``**kwargs``).
+        required: It has no default (never for ``varargs``/``varkw``).
+        default: The default value (a tuple stays a tuple); for a default JSON
+            cannot hold, its ``repr`` and ``opaque`` is true.
+        opaque: ``default`` is the ``repr`` of the real default.
+    """
+
+    name: str
+    kind: OpParamKind
+    required: bool = False
+    default: Any = None
+    opaque: bool = False
+
+    def describe(self) -> str:
+        """How to pass it, for listings: ``required``, ``default 0``, ``keyword only, ...``."""
+        if self.kind == "varargs":
+            return "any number of further positional arguments"
+        if self.kind == "varkw":
+            return "any further keyword arguments"
+        need = "required" if self.required else f"default {self._default_text()}"
+        return f"keyword only, {need}" if self.kind == "keyword" else need
+
+    def _default_text(self) -> str:
+        return str(self.default) if self.opaque else repr(self.default)
+
+    def __str__(self) -> str:
+        prefix = {"varargs": "*", "varkw": "**"}.get(self.kind, "")
+        shown = self.required or prefix
+        return f"{prefix}{self.name}" if shown else f"{self.name}={self._default_text()}"
+
+
+@dataclass(frozen=True)
+class OpSignature:
+    """What a ``keras.ops`` function accepts.
+
+    Example:
+        >>> mean = OpSignature("mean", (OpParam("x", "positional", True),
+        ...     OpParam("axis", "positional"), OpParam("keepdims", "positional", default=False)))
+        >>> mean.required, mean.keywords, mean.varargs
+        (['x'], ['x', 'axis', 'keepdims'], False)
+        >>> print(mean)
+        mean(x, axis=None, keepdims=False)
+    """
+
+    name: str
+    params: tuple[OpParam, ...]
+    summary: str = ""
+
+    @property
+    def keywords(self) -> list[str]:
+        """Names a caller may pass by keyword (not ``*args`` or ``**kwargs``)."""
+        return [p.name for p in self.params if p.kind in ("positional", "keyword")]
+
+    @property
+    def required(self) -> list[str]:
+        """Names of the parameters without a default."""
+        return [p.name for p in self.params if p.required]
+
+    @property
+    def varargs(self) -> bool:
+        """Whether it takes any number of extra positional arguments (``*args``)."""
+        return any(p.kind == "varargs" for p in self.params)
+
+    @property
+    def varkw(self) -> bool:
+        """Whether it takes keywords beyond :attr:`keywords` (``**kwargs``)."""
+        return any(p.kind == "varkw" for p in self.params)
+
+    def __str__(self) -> str:
+        """The call as Python writes it: ``mean(x, axis=None, keepdims=False)``."""
+        parts = [str(p) for p in self.params]
+        first_keyword = next((i for i, p in enumerate(self.params) if p.kind == "keyword"), None)
+        if first_keyword is not None and not self.varargs:
+            parts.insert(first_keyword, "*")
+        return f"{self.name}({', '.join(parts)})"
 
 
 def _json_default(value: Any) -> tuple[Any, bool, bool]:
@@ -211,9 +351,81 @@ def signature_from_json(type_name: str, source: str, raw: dict[str, Any]) -> Lay
     return LayerSignature(type_name, source, args, tuple(raw["call_args"]), raw["summary"])
 
 
+def op_signature_from_function(name: str, fn: Callable[..., Any]) -> OpSignature:
+    """Introspect a ``keras.ops`` function's parameters and docstring.
+
+    Example:
+        >>> import keras
+        >>> sig = op_signature_from_function("einsum", keras.ops.einsum)
+        >>> [(p.name, p.kind) for p in sig.params]
+        [('subscripts', 'positional'), ('operands', 'varargs'), ('kwargs', 'varkw')]
+    """
+    params = []
+    for p in inspect.signature(fn).parameters.values():
+        kind = _PARAM_KINDS[p.kind]
+        required = kind in ("positional", "keyword") and p.default is inspect.Parameter.empty
+        given = None if p.default is inspect.Parameter.empty else p.default
+        default, is_tuple, opaque = _json_default(given)
+        if is_tuple:
+            default = tuple(default)
+        params.append(OpParam(p.name, kind, required, default, opaque))
+    doc = inspect.getdoc(fn) or ""
+    return OpSignature(name, tuple(params), doc.split("\n", 1)[0])
+
+
+def op_signature_to_json(sig: OpSignature) -> dict[str, Any]:
+    params = []
+    for p in sig.params:
+        default, is_tuple, _ = _json_default(p.default)
+        params.append(
+            {"name": p.name, "kind": p.kind, "required": p.required, "default": default}
+            | ({"tuple": True} if is_tuple else {})
+            | ({"opaque": True} if p.opaque else {})
+        )
+    return {"summary": sig.summary, "params": params}
+
+
+def op_signature_from_json(name: str, raw: dict[str, Any]) -> OpSignature:
+    params = tuple(
+        OpParam(
+            p["name"],
+            p["kind"],
+            p["required"],
+            tuple(p["default"]) if p.get("tuple") else p["default"],
+            p.get("opaque", False),
+        )
+        for p in raw["params"]
+    )
+    return OpSignature(name, params, raw["summary"])
+
+
+def refused_op_reason(name: str, fn: Callable[..., Any]) -> str | None:
+    """Why a spec cannot call ``keras.ops.<name>``: listed in :data:`REFUSED_OPS`,
+    or a parameter in :data:`CALLABLE_PARAMS` takes a Python function; else ``None``."""
+    if name in REFUSED_OPS:
+        return REFUSED_OPS[name]
+    if CALLABLE_PARAMS & set(inspect.signature(fn).parameters):
+        return _PYTHON_FUNCTION
+    return None
+
+
+def keras_op_functions() -> dict[str, Callable[..., Any]]:
+    """Public functions at the top of ``keras.ops``, by name (no submodules or classes)."""
+    import keras
+
+    found = {}
+    for name in sorted(dir(keras.ops)):
+        obj = getattr(keras.ops, name)
+        if name.startswith("_") or isinstance(obj, type | types.ModuleType) or not callable(obj):
+            continue
+        found[name] = obj
+    return found
+
+
 def keras_catalogue() -> dict[str, Any]:
     """The catalogue's part that comes from the installed Keras (this imports Keras):
-    its version, layers, optimizers, schedules, callbacks and known names."""
+    its version, layers, ops (and the refused ones, with why), optimizers,
+    schedules, callbacks and known names."""
     import keras
     from keras.optimizers import schedules
     from keras.src import (
@@ -250,9 +462,20 @@ def keras_catalogue() -> dict[str, Any]:
             and cls.__name__ not in ABSTRACT_CLASSES
         }
 
+    ops: dict[str, Any] = {}
+    refused_ops: dict[str, str] = {}
+    for name, fn in keras_op_functions().items():
+        reason = refused_op_reason(name, fn)
+        if reason is None:
+            ops[name] = op_signature_to_json(op_signature_from_function(name, fn))
+        else:
+            refused_ops[name] = reason
+
     return {
         "keras_version": keras.__version__,
         "layers": layers,
+        "ops": ops,
+        "refused_ops": refused_ops,
         "names": {
             "activations": names(activations),
             "initializers": names(initializers),

@@ -2,8 +2,9 @@
 
 Validating a spec that only uses built-in layers must not import Keras, so the
 constructor and ``call`` signatures of every ``keras.layers`` class (and of the
-layers modelspec ships), the optimizers, schedules and callbacks, and the names
-of activations, losses, metrics... are read from ``keras_catalogue.json``.
+layers modelspec ships), the parameters of every ``keras.ops`` function, the
+optimizers, schedules and callbacks, and the names of activations, losses,
+metrics... are read from ``keras_catalogue.json``.
 ``make catalogue`` (``python -m modelspec.layers.catalogue``) rewrites that
 file from the installed Keras; a test checks it matches. With another Keras
 version installed, its part of the catalogue is generated once (this imports
@@ -12,6 +13,8 @@ Keras) and cached per version.
 Example:
     >>> keras_layer("Dense").args["units"].required
     True
+    >>> op_signature("mean").keywords
+    ['x', 'axis', 'keepdims']
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .signatures import CALLBACKS, LayerSignature, keras_catalogue, signature_from_json
+from .signatures import (
+    CALLBACKS,
+    LayerSignature,
+    OpSignature,
+    keras_catalogue,
+    op_signature_from_json,
+    signature_from_json,
+)
 
 CATALOGUE_PATH = Path(__file__).with_name("keras_catalogue.json")
 #: The catalogue's parts that describe modelspec's own layers and functions:
@@ -51,21 +61,24 @@ def _raw() -> dict[str, Any]:
 
     The shipped file when it was generated from the installed version, else
     one whose Keras part is generated once (this imports Keras) and cached per
-    Keras version; the shipped layers' part is the shipped file's.
+    Keras version; the shipped layers' part is the shipped file's. A cached
+    file that lacks a part the shipped one has (an older modelspec wrote it)
+    is generated again.
     """
     with CATALOGUE_PATH.open(encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
     installed = installed_keras_version()
     if installed is None or installed == data["keras_version"]:
         return data
+    shipped = {part: data[part] for part in SHIPPED_PARTS}
     cached = cache_dir() / f"keras_catalogue-{installed}.json"
     try:
         with cached.open(encoding="utf-8") as f:
-            data = json.load(f)
-        return data
+            found: dict[str, Any] = json.load(f)
+        if isinstance(found, dict) and set(data) <= set(found):
+            return found | shipped
     except (OSError, ValueError):
         pass
-    shipped = {part: data[part] for part in SHIPPED_PARTS}
     data = json.loads(json.dumps(keras_catalogue() | shipped))
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -138,3 +151,28 @@ def builtin_names(namespace: str) -> set[str]:
     """Names Keras and modelspec know in ``namespace`` (``activations``, ``losses``...)."""
     raw = _raw()
     return {*raw["names"].get(namespace, ()), *raw["modelspec_names"].get(namespace, ())}
+
+
+@functools.cache
+def op_signature(name: str) -> OpSignature | None:
+    """Parameters of the ``keras.ops`` function ``name`` a spec may call, without
+    importing Keras; ``None`` for an unknown or a refused op (:func:`refused_op`)."""
+    raw = _raw()["ops"].get(name)
+    return None if raw is None else op_signature_from_json(name, raw)
+
+
+def op_names() -> list[str]:
+    """Every ``keras.ops`` function a spec may call, sorted."""
+    return sorted(_raw()["ops"])
+
+
+def refused_op(name: str) -> str | None:
+    """Why a spec may not call ``keras.ops.<name>``, or ``None`` when it may or
+    when Keras has no such op.
+
+    Example:
+        >>> refused_op("shape")
+        'it returns a Python tuple, not a tensor; use node.shape[k] in a ${...} expression'
+    """
+    reason = _raw()["refused_ops"].get(name)
+    return None if reason is None else str(reason)
