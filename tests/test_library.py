@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
+from modelspec.build import load_model
 from modelspec.layers import (
     AddLoss,
     Antirectifier,
     CustomDense,
     L2Normalization,
+    Sampling,
     TwoInputDense,
     leaky_relu_01,
     max_penalty_crossentropy,
@@ -79,6 +83,51 @@ def test_add_loss_rejects_unknown_functions() -> None:
         AddLoss(fn="median")
 
 
+def test_sampling_output_shape() -> None:
+    z_mean = keras.Input((5, 3))
+    assert Sampling()([z_mean, z_mean]).shape == (None, 5, 3)
+    assert Sampling().compute_output_shape([(None, 3), (None, 3)]) == (None, 3)
+    x = RNG.normal(size=(4, 3)).astype("float32")
+    assert Sampling()([x, x]).shape == (4, 3)
+    with pytest.raises(ValueError, match=r"expects a list of two inputs, \[z_mean, z_log_var\]"):
+        Sampling()(x)
+    with pytest.raises(ValueError, match=r"of the same shape. Received: \(4, 3\) and \(4, 2\)"):
+        Sampling()([x, x[:, :2]])
+
+
+def test_sampling_is_deterministic_with_a_seed() -> None:
+    z_mean = RNG.normal(size=(8, 4)).astype("float32")
+    z_log_var = RNG.normal(size=(8, 4)).astype("float32")
+    first, second = Sampling(seed=3), Sampling(seed=3)
+    a, b = first([z_mean, z_log_var]), second([z_mean, z_log_var])
+    np.testing.assert_array_equal(a, b)  # the same seed, the same draws
+    np.testing.assert_array_equal(first([z_mean, z_log_var]), second([z_mean, z_log_var]))
+    assert not np.allclose(a, first([z_mean, z_log_var]))  # each call draws anew
+    assert not np.allclose(a, Sampling(seed=4)([z_mean, z_log_var]))
+
+
+def test_sampling_statistics() -> None:
+    z_mean = np.tile(np.array([[2.0, -1.0, 0.0]], "float32"), (20_000, 1))
+    z_log_var = np.tile(np.log(np.array([[0.25, 1.0, 4.0]], "float32")), (20_000, 1))
+    samples = keras.ops.convert_to_numpy(Sampling(seed=0)([z_mean, z_log_var]))
+    np.testing.assert_allclose(samples.mean(axis=0), [2.0, -1.0, 0.0], atol=0.05)
+    np.testing.assert_allclose(samples.std(axis=0), [0.5, 1.0, 2.0], rtol=0.03)
+
+
+def test_sampling_saves_and_reloads_in_safe_mode(tmp_path: Path) -> None:
+    inputs = keras.Input((6,))
+    z_mean = keras.layers.Dense(2, name="z_mean")(inputs)
+    z_log_var = keras.layers.Dense(2, name="z_log_var")(inputs)
+    model = keras.Model(inputs, Sampling(seed=5, name="z")([z_mean, z_log_var]))
+    model.save(tmp_path / "vae.keras")
+    reloaded = load_model(tmp_path / "vae.keras")
+    layer = reloaded.get_layer("z")
+    assert type(layer) is Sampling and layer.seed == 5
+    x = RNG.normal(size=(3, 6)).astype("float32")
+    # the same weights and the same generator state: the same draws
+    np.testing.assert_allclose(reloaded(x), model(x), rtol=1e-6)
+
+
 def test_activation_and_loss_reproduce_the_seeds() -> None:
     x = np.array([-10.0, -1.0, 0.0, 2.0], "float32")
     np.testing.assert_allclose(leaky_relu_01(x), [-1.0, -0.1, 0.0, 2.0])
@@ -91,7 +140,8 @@ def test_activation_and_loss_reproduce_the_seeds() -> None:
 @pytest.mark.parametrize(
     "layer",
     [Antirectifier(), L2Normalization(scale_init=5.0), TwoInputDense(4, activation="relu"),
-     CustomDense(2, activation="tanh", bias_initializer="ones"), AddLoss(fn="sum", weight=3.0)],
+     CustomDense(2, activation="tanh", bias_initializer="ones"), AddLoss(fn="sum", weight=3.0),
+     Sampling(seed=7)],
     ids=lambda layer: type(layer).__name__,
 )  # fmt: skip
 def test_configs_round_trip(layer: keras.layers.Layer) -> None:

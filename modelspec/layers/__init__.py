@@ -8,7 +8,7 @@ catalogue, so validating a spec that uses them imports nothing.
 Example:
     >>> from modelspec.layers import LAYERS
     >>> sorted(LAYERS)
-    ['AddLoss', 'Antirectifier', 'CustomDense', 'L2Normalization', 'TwoInputDense']
+    ['AddLoss', 'Antirectifier', 'CustomDense', 'L2Normalization', 'Sampling', 'TwoInputDense']
 """
 
 from .shipped import (
@@ -19,6 +19,7 @@ from .shipped import (
     Antirectifier,
     CustomDense,
     L2Normalization,
+    Sampling,
     TwoInputDense,
     leaky_relu_01,
     max_penalty_crossentropy,
@@ -32,6 +33,7 @@ __all__ = [
     "Antirectifier",
     "CustomDense",
     "L2Normalization",
+    "Sampling",
     "TwoInputDense",
     "leaky_relu_01",
     "max_penalty_crossentropy",

@@ -151,6 +151,70 @@ class TwoInputDense(keras.layers.Layer):
 
 
 @register_layer
+class Sampling(keras.layers.Layer):
+    """Draw ``z_mean + exp(0.5 * z_log_var) * epsilon`` with ``epsilon ~ N(0, 1)``.
+
+    A variational autoencoder's reparameterisation trick (the Keras ``vae``
+    example): called on ``[z_mean, z_log_var]`` (two tensors of one shape),
+    returns a sample of that shape from ``N(z_mean, exp(z_log_var))`` through
+    which gradients reach both inputs. It samples at every call, in training
+    and in inference. Its random generator is a ``keras.random.SeedGenerator``
+    held by the layer, so a saved model keeps its state.
+
+    Args:
+        seed: Seed of the random generator: layers with the same seed draw the
+            same sequence. ``None`` draws a different one each time.
+
+    Example:
+        >>> import numpy as np
+        >>> z_mean = np.array([[1.0, -2.0]], "float32")
+        >>> Sampling(seed=1)([z_mean, np.zeros((1, 2), "float32")]).shape
+        TensorShape([1, 2])
+        >>> tiny_var = np.full((1, 2), -250.0, "float32")  # exp(-125): no noise left
+        >>> Sampling(seed=1)([z_mean, tiny_var]).numpy()
+        array([[ 1., -2.]], dtype=float32)
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape: list[tuple[int | None, ...]]) -> None:
+        self._pair_shape(input_shape)
+
+    def call(self, inputs: list[Any]) -> Any:
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(
+            ops.shape(z_mean), dtype=self.compute_dtype, seed=self.seed_generator
+        )
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(
+        self, input_shape: list[tuple[int | None, ...]]
+    ) -> tuple[int | None, ...]:
+        return self._pair_shape(input_shape)
+
+    def _pair_shape(self, input_shape: Any) -> tuple[int | None, ...]:
+        """The shape of ``z_mean``, after checking the input is two tensors of one shape."""
+        shapes = input_shape if isinstance(input_shape, list | tuple) else ()
+        if len(shapes) != 2 or not all(isinstance(s, list | tuple) for s in shapes):
+            raise ValueError(
+                "Sampling expects a list of two inputs, [z_mean, z_log_var]. "
+                f"Received: input_shape={input_shape}"
+            )
+        if tuple(shapes[0]) != tuple(shapes[1]):
+            raise ValueError(
+                "Sampling expects z_mean and z_log_var of the same shape. "
+                f"Received: {tuple(shapes[0])} and {tuple(shapes[1])}"
+            )
+        return tuple(shapes[0])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "seed": self.seed}
+
+
+@register_layer
 class CustomDense(keras.layers.Layer):
     """A dense layer with a trainable kernel and a non-trainable (frozen) bias.
 
@@ -205,7 +269,8 @@ class CustomDense(keras.layers.Layer):
 
 @register_layer
 class AddLoss(keras.layers.Layer):
-    """Pass its input through unchanged and add ``weight * fn(input)`` to the model's loss.
+    """Pass its input through unchanged and add ``weight * fn(input)`` to the model's loss;
+    called on ``[output, term]``, pass ``output`` through and add ``weight * fn(term)``.
 
     The spec's ``add_loss:`` on a node inserts one of these after the node.
     Being a layer that calls ``self.add_loss``, the term survives ``.keras``
@@ -233,14 +298,17 @@ class AddLoss(keras.layers.Layer):
         self.weight = weight
 
     def call(self, inputs: Any) -> Any:
-        value = ops.square(inputs) if self.fn.endswith("square") else inputs
+        # [output, term]: the term is an expression computed beside the output
+        output, term = inputs if isinstance(inputs, list | tuple) else (inputs, inputs)
+        value = ops.square(term) if self.fn.endswith("square") else term
         value = ops.abs(value) if self.fn.endswith("abs") else value
         reduced = ops.sum(value) if self.fn.startswith("sum") else ops.mean(value)
-        self.add_loss(self.weight * reduced)
-        return inputs
+        self.add_loss(self.weight * ops.cast(reduced, "float32"))
+        return output
 
-    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        return input_shape
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        is_pair = isinstance(input_shape, list | tuple) and isinstance(input_shape[0], list | tuple)
+        return input_shape[0] if is_pair else input_shape
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "fn": self.fn, "weight": self.weight}
@@ -260,7 +328,7 @@ def max_penalty_crossentropy(y_true: Any, y_pred: Any) -> Any:
 
 LAYERS: dict[str, type[keras.layers.Layer]] = {
     cls.__name__: cls
-    for cls in (Antirectifier, L2Normalization, TwoInputDense, CustomDense, AddLoss)
+    for cls in (Antirectifier, L2Normalization, TwoInputDense, Sampling, CustomDense, AddLoss)
 }
 ACTIVATIONS = {"leaky_relu_01": leaky_relu_01}
 LOSSES = {"max_penalty_crossentropy": max_penalty_crossentropy}
