@@ -50,26 +50,41 @@ class Diagnostic:
     column: int = 0
     node: str | None = None
     severity: Severity = "error"
+    via: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
         """The spec path as a user reads it: ``layers[2] (dense_2).units``."""
         text = ""
+        named = False
         for i, part in enumerate(self.path):
             if isinstance(part, int):
                 text += f"[{part}]"
             else:
                 text += f".{clipped(part)}" if text else clipped(part)
-            if i == 1 and self.node and self.path[0] in ("inputs", "layers"):
+            if (
+                not named
+                and self.node
+                and isinstance(part, int)
+                and i > 0
+                and self.path[i - 1] in ("inputs", "layers")
+            ):
                 text += f" ({clipped(self.node)})"
+                named = True
         return text
 
+    @property
+    def location(self) -> str:
+        """``FILE:LINE:COL``, or the file alone when the line is unknown."""
+        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+
     def format(self) -> str:
-        """Render as ``FILE:LINE:COL: PATH (NODE): MESSAGE``."""
-        loc = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        """Render as ``FILE:LINE:COL: PATH (NODE): MESSAGE``; a problem inside a
+        block instance or a repeat adds ``→ DEFINITION at FILE:LINE:COL`` after
+        the instance's path."""
         kind = "warning: " if self.severity == "warning" else ""
-        where = f"{self.where}: " if self.path else ""
-        return f"{loc}: {kind}{where}{self.message}"
+        where = "".join([self.where, *(f" → {v}" for v in self.via)]) if self.path else ""
+        return f"{self.location}: {kind}{where + ': ' if where else ''}{self.message}"
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready mapping, as printed by ``modelspec validate --format json``."""
@@ -81,6 +96,7 @@ class Diagnostic:
             "node": self.node,
             "severity": self.severity,
             "message": self.message,
+            "via": list(self.via),
         }
 
 

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelspec import build_model, load_spec, validate_spec
-from modelspec.spec.expand import ExpressionError, evaluate, expand, substitute
+from modelspec.spec.expand import expand
 from modelspec.spec.loader import apply_overrides, load_document
+from modelspec.spec.scalars import ExpressionError, evaluate, substitute
 
 SPEC = """\
 modelspec: 1
@@ -55,7 +56,7 @@ def test_expressions_evaluate_with_python_arithmetic(text: str, expected: Any) -
         ("2 ** 2 ** 10", "2 ** 1024 is too large"),
         ("10 ** 30", "10 ** 30 is too large"),
         ("__import__('os')", "'__import__('os')' is not something expressions have: numbers, "
-         "vars, + - * / // % **, parentheses and min, max, abs, round, int, float"),
+         "vars, + - * / // % **, parentheses, min, max, abs, round, int, float and node.shape[k]"),
         ("dim.bit_length()", "'dim.bit_length()' is not something expressions have"),
         ("'a' * 3", "''a'' is not something expressions have"),
         ("True + 1", "'True' is not something expressions have"),

@@ -279,7 +279,8 @@ def test_load_spec_raises_with_every_error_and_accepts_dicts() -> None:
     assert messages == [
         "<dict>: inputs: expected at least one entry. Received: inputs=[]",
         "<dict>: missing required key 'outputs'",
-        "<dict>: layers[0] (d): missing required key 'type' (or `share:` to reuse another node's layer)",
+        "<dict>: layers[0] (d): missing required key 'type' (or `op:`, `expr:`, `block:`, "
+        "or `share:` to reuse another node's layer)",
     ]
     assert str(info.value).startswith("3 errors in spec:\n<dict>: inputs")
 

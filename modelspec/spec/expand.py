@@ -1,208 +1,142 @@
-"""Variables and expressions: ``vars:`` and ``${...}``, substituted before validation.
+"""Expansion, before validation: ``vars:`` and ``${...}``, ``repeat:``, block instances.
 
-A value that is exactly ``"${expr}"`` becomes the expression's value, keeping
-its type (``"${dim * 2}"`` is the integer 64); ``${...}`` inside a longer
-string is interpolated (``"dense_${dim}"``). ``vars:`` names values, read in
-order, so a var may use the ones before it. Expressions are parsed with
-Python's :mod:`ast` and evaluated by the small interpreter below, never by
-``eval``: numbers, var names, ``+ - * / // % **``, unary ``-``/``+``,
-parentheses, and ``min``, ``max``, ``abs``, ``round``, ``int``, ``float``.
-Every problem is located at its value's line, an unknown name with
-did-you-mean. ``--set vars.dim=64`` changes a var for one run.
+- ``vars:`` names values, read in order (a var may use the ones before it);
+  every ``${...}`` is substituted (:mod:`modelspec.spec.scalars`): a value that
+  is exactly ``"${expr}"`` takes the expression's type, a longer string is
+  interpolated. ``--set vars.dim=64`` changes a var for one run.
+- ``repeat: N`` on a node makes N copies named ``NAME_0 … NAME_{N-1}``, one
+  after the other; ``${i}`` is the copy index in their values. Each later copy
+  takes the copy before it in place of the first copy's first input (a
+  reference or an expression; for an ``expr:`` node, its first name); a node
+  without ``inputs:`` simply takes the node before it. ``NAME`` stands
+  for the last copy; each ``NAME_k`` can be referenced.
+- ``blocks:`` are reusable sub-graphs. A node ``{block: NAME, ...params}`` is
+  an instance: its body is the block's inputs, layers and outputs with the
+  params in scope (the instance's values over the block's defaults, both
+  over the top-level vars), expanded like the top level.
+
+The expanded document keeps every position: its :attr:`~Document.origins`
+lead each copy back to where it was written, and a problem in an instance's
+body is reported at the instance, naming the definition (``layers[1] (enc_1)
+→ blocks.encoder.layers[0] (attn) at spec.yaml:12:9``).
 
 Example:
     >>> from modelspec.spec.loader import load_document
-    >>> doc = load_document('vars: {dim: 32}\\nunits: "${dim * 2}"\\nname: "d_${dim}"\\n')
+    >>> doc = load_document('''
+    ... vars: {dim: 32}
+    ... layers:
+    ...   - {name: d, type: Dense, units: "${dim * 2 ** i}", repeat: 3}
+    ... ''')
     >>> expanded, problems = expand(doc)
-    >>> expanded.data["units"], expanded.data["name"], problems
-    (64, 'd_32', [])
+    >>> [(n["name"], n["units"]) for n in expanded.data["layers"]], problems
+    ([('d_0', 32), ('d_1', 64), ('d_2', 128)], [])
+    >>> expanded.aliases, expanded.locate(("layers", 2, "units"))
+    ({'d': 'd_2'}, (4, 35))
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import math
-import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import Diagnostic, clipped, did_you_mean, shown
+from ..errors import Diagnostic, clipped, shown
+from . import tensors
+from .graph import NODE_KEYS, leaves, parse_ref
 from .loader import Document, PathT
+from .scalars import ExpressionError, substitute
 
-#: ``${...}`` in a string (no braces inside).
-PATTERN = re.compile(r"\$\{([^{}]*)\}")
-#: Longest expression read, in characters.
-MAX_LENGTH = 1_000
-#: Largest magnitude of an integer an expression may compute (a shape, a count).
-MAX_INT = 2**63
-
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "round": round,
-    "int": int,
-    "float": float,
-}
-_ALLOWED = "numbers, vars, + - * / // % **, parentheses and min, max, abs, round, int, float"
+#: Most nodes a spec may expand to (repeats unrolled, block bodies counted).
+MAX_NODES = 200_000
+#: How deeply blocks may nest inside blocks.
+MAX_NESTING = 32
 
 
-class ExpressionError(Exception):
-    """An expression that cannot be evaluated; the message says why."""
+@dataclasses.dataclass
+class _Expansion:
+    doc: Document
+    vars: dict[str, Any]
+    blocks: dict[str, Any]
+    problems: list[Diagnostic]
+    nodes: int = 0
+    used: set[str] = dataclasses.field(default_factory=set)
+    overflow: bool = False
 
-
-def evaluate(text: str, names: Mapping[str, Any]) -> Any:
-    """The value of the expression ``text`` with ``names`` in scope.
-
-    Raises:
-        ExpressionError: It cannot be parsed, names something unknown, uses
-            something expressions do not have, or computes something too large.
-
-    Example:
-        >>> evaluate("max(2, dim // 3) ** 2", {"dim": 32})
-        100
-    """
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expected an expression of at most {MAX_LENGTH:,} characters")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
-        detail = getattr(err, "msg", None) or type(err).__name__
-        raise ExpressionError(f"cannot parse the expression ({detail})") from None
-    return _value(tree.body, names)
-
-
-def _value(node: ast.AST, names: Mapping[str, Any]) -> Any:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return _bounded(node.value)
-    if isinstance(node, ast.Name):
-        if node.id in names:
-            return names[node.id]
-        hint = did_you_mean(node.id, names) or (
-            f" Known: {', '.join(names)}." if names else " Declare it under `vars:`."
-        )
-        raise ExpressionError(f"unknown name '{clipped(node.id)}'.{hint}")
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        operand = _number(_value(node.operand, names))
-        return -operand if isinstance(node.op, ast.USub) else operand
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left = _number(_value(node.left, names))
-        right = _number(_value(node.right, names))
-        if isinstance(node.op, ast.Pow) and abs(left) > 1 and _too_big_power(left, right):
-            raise ExpressionError(f"{shown(left)} ** {shown(right)} is too large")
-        try:
-            return _bounded(_BINARY[type(node.op)](left, right))
-        except ZeroDivisionError:
-            raise ExpressionError("division by zero") from None
-        except (OverflowError, ValueError) as err:
-            raise ExpressionError(f"cannot compute it ({err})") from None
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in _FUNCTIONS
-        and not node.keywords
-    ):
-        args = [_number(_value(arg, names)) for arg in node.args]
-        try:
-            return _bounded(_FUNCTIONS[node.func.id](*args))
-        except (TypeError, ValueError, OverflowError) as err:
-            raise ExpressionError(f"{node.func.id}() refused its arguments ({err})") from None
-    raise ExpressionError(
-        f"'{clipped(ast.unparse(node))}' is not something expressions have: {_ALLOWED}"
-    )
-
-
-def _number(value: Any) -> int | float:
-    if type(value) not in (int, float):
-        raise ExpressionError(f"expected a number. Received: {shown(value)}")
-    return value
-
-
-def _too_big_power(base: float, exponent: float) -> bool:
-    return exponent > 0 and exponent * math.log2(abs(base)) > 63
-
-
-def _bounded(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
-        raise ExpressionError(f"the value is too large (over 2**63): {shown(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ExpressionError(f"the value is not finite: {value}")
-    if isinstance(value, complex):
-        raise ExpressionError("the value is a complex number")
-    return value
-
-
-def substitute(text: str, names: Mapping[str, Any]) -> Any:
-    """A string with its ``${...}``: the value itself when the string is exactly
-    one ``${expr}``, else the string with each interpolated.
-
-    Raises:
-        ExpressionError: As :func:`evaluate`, or for a ``${`` never closed.
-    """
-    whole = PATTERN.fullmatch(text)
-    if whole:
-        return evaluate(whole.group(1), names)
-    result = PATTERN.sub(lambda m: str(evaluate(m.group(1), names)), text)
-    if "${" in result:
-        raise ExpressionError("expected ${expression} with its closing }")
-    return result
+    def fail(self, doc: Document, path: PathT, message: str, node: str | None = None) -> None:
+        self.problems.append(doc.diagnostic(path, message, node=node, source=True))
 
 
 def expand(doc: Document) -> tuple[Document, list[Diagnostic]]:
-    """``doc`` with ``vars:`` resolved and every ``${...}`` substituted.
+    """``doc`` with vars resolved, ``${...}`` substituted, repeats unrolled and
+    each block instance's body made.
 
     Returns:
-        The expanded document (same positions) and the problems found, each
-        located; a value whose expression fails is left as it was written.
+        The expanded document and the problems found, each located; a value
+        whose expression fails is left as it was written.
     """
     data = doc.data
-    if not isinstance(data, dict) or not _mentions(data):
+    if not isinstance(data, dict) or not _expands(data):
         return doc, []
-    problems: list[Diagnostic] = []
-
-    def fail(path: PathT, err: ExpressionError, text: str) -> None:
-        node = None
-        if len(path) >= 2 and path[0] in ("inputs", "layers") and isinstance(path[1], int):
-            item = data[path[0]][path[1]] if isinstance(data[path[0]], list) else None
-            name = item.get("name") if isinstance(item, dict) else None
-            node = name if isinstance(name, str) else None
-        problems.append(doc.diagnostic(path, f"{err} (in {shown(text)})", node=node))
-
-    names: dict[str, Any] = {}
-    raw_vars = data.get("vars")
-    resolved_vars: dict[Any, Any] = {}
-    if isinstance(raw_vars, dict):
-        pending = [k for k in raw_vars if isinstance(k, str)]
-        for name, value in raw_vars.items():
-            if isinstance(value, str) and "${" in value:
-                later = {k: None for k in pending if k not in names and k != name}
-                try:
-                    value = substitute(value, names)
-                except ExpressionError as err:
-                    hint = _later_hint(err, later)
-                    fail(("vars", name), ExpressionError(f"{err}{hint}"), value)
-            resolved_vars[name] = value
-            if isinstance(name, str):
-                names[name] = value
-    expanded = _walk(data, (), names, fail)
-    if isinstance(raw_vars, dict):
+    exp = _Expansion(doc, {}, {}, [])
+    resolved_vars = _vars(exp, data.get("vars"))
+    expanded: dict[Any, Any] = {}
+    for key, value in data.items():
+        if key in ("vars", "layers", "blocks"):
+            expanded[key] = value
+        else:
+            expanded[key] = _walk(exp, doc, value, (key,), exp.vars, None)
+    if isinstance(data.get("vars"), dict):
         expanded["vars"] = resolved_vars
-    return dataclasses.replace(doc, data=expanded), problems
+    blocks = data.get("blocks")
+    exp.blocks = blocks if isinstance(blocks, dict) else {}
+    top = dataclasses.replace(doc, data=expanded)
+    if isinstance(data.get("layers"), list):
+        expanded["layers"], top.origins, top.aliases = _unroll(
+            exp, top, data["layers"], ("layers",), exp.vars
+        )
+    top.bodies = _bodies(exp, top, ())
+    for name, definition in exp.blocks.items():
+        if isinstance(name, str) and name not in exp.used and isinstance(definition, dict):
+            body = _body(exp, name, {}, top, None, ())
+            if body is not None:
+                top.definitions[name] = body
+    return top, exp.problems
 
 
-def _later_hint(err: ExpressionError, later: Mapping[str, Any]) -> str:
-    """`` 'b' is defined later in vars: vars are read in order.`` when that is why."""
+def _expands(data: dict[Any, Any]) -> bool:
+    """Whether there is anything to expand (most specs have nothing)."""
+    if "blocks" in data:
+        return True
+    layers = data.get("layers")
+    if isinstance(layers, list) and any(isinstance(n, dict) and "repeat" in n for n in layers):
+        return True
+    return _mentions(data)
+
+
+def _vars(exp: _Expansion, raw: Any) -> dict[Any, Any]:
+    """``vars:`` resolved in order into ``exp.vars``; the resolved mapping."""
+    resolved: dict[Any, Any] = {}
+    if not isinstance(raw, dict):
+        return resolved
+    pending = [k for k in raw if isinstance(k, str)]
+    for name, value in raw.items():
+        if isinstance(value, str) and "${" in value:
+            try:
+                value = substitute(value, exp.vars)
+            except ExpressionError as err:
+                later = [k for k in pending if k not in exp.vars and k != name]
+                exp.fail(
+                    exp.doc, ("vars", name), f"{err}{_later_hint(err, later)} (in {shown(value)})"
+                )
+        resolved[name] = value
+        if isinstance(name, str):
+            exp.vars[name] = value
+    return resolved
+
+
+def _later_hint(err: ExpressionError, later: list[str]) -> str:
+    """`` ('b' comes later in vars: ...)`` when that is why a name is unknown."""
     found = re.match(r"unknown name '([^']*)'", str(err))
     if found and found.group(1) in later:
         return f" ('{found.group(1)}' comes later in vars: vars are read in order)"
@@ -210,34 +144,249 @@ def _later_hint(err: ExpressionError, later: Mapping[str, Any]) -> str:
 
 
 def _walk(
+    exp: _Expansion,
+    doc: Document,
     value: Any,
     path: PathT,
     names: Mapping[str, Any],
-    fail: Callable[[PathT, ExpressionError, str], None],
+    node: str | None,
 ) -> Any:
-    if path == ("vars",):
-        return value  # resolved in order by `expand`
+    """``value`` with its ``${...}`` substituted; ``path`` is its source path."""
     if isinstance(value, dict):
-        return {k: _walk(v, (*path, k), names, fail) for k, v in value.items()}
+        return {k: _walk(exp, doc, v, (*path, k), names, node) for k, v in value.items()}
     if isinstance(value, list):
-        return [_walk(v, (*path, i), names, fail) for i, v in enumerate(value)]
+        return [_walk(exp, doc, v, (*path, i), names, node) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
         try:
             return substitute(value, names)
         except ExpressionError as err:
-            fail(path, err, value)
+            exp.fail(doc, path, f"{err} (in {shown(value)})", node)
     return value
+
+
+def _unroll(
+    exp: _Expansion,
+    doc: Document,
+    items: list[Any],
+    source: PathT,
+    names: Mapping[str, Any],
+) -> tuple[list[Any], dict[PathT, PathT], dict[str, str]]:
+    """A layer list with its repeats unrolled and ``${...}`` substituted.
+
+    Returns:
+        The nodes, where each was written (``{("layers", j): source path}``),
+        and the name each repeat gives its last copy.
+    """
+    layers: list[Any] = []
+    origins: dict[PathT, PathT] = {}
+    aliases: dict[str, str] = {}
+    for k, item in enumerate(items):
+        where = (*source, k)
+        raw_name = item.get("name") if isinstance(item, dict) else None
+        name = raw_name if isinstance(raw_name, str) else None
+        count = _count(exp, doc, item, where, names, name)
+        if count is None:
+            node = _walk(exp, doc, item, where, names, name)
+            if isinstance(node, dict):
+                node.pop("repeat", None)
+            origins[("layers", len(layers))] = where
+            layers.append(node)
+            continue
+        first: str | None = None
+        previous = ""
+        for c in range(count):
+            scope = {**names, "i": c}
+            copy = {
+                key: _walk(exp, doc, value, (*where, key), scope, name)
+                for key, value in item.items()
+                if key != "repeat"
+            }
+            base = copy.get("name")
+            copy["name"] = f"{base}_{c}"
+            if c == 0:
+                first = _first_ref(copy.get("expr"))
+            elif "expr" in copy and first is not None:  # the expression's first node
+                copy["expr"] = renamed(copy["expr"], {first: previous})
+            elif "inputs" in copy:  # the first input, a reference or an expression
+                copy["inputs"] = _chained(copy["inputs"], previous)
+            previous = copy["name"]
+            origins[("layers", len(layers))] = where
+            layers.append(copy)
+        if isinstance(base, str):
+            aliases[base] = previous
+    return layers, origins, aliases
+
+
+def _count(
+    exp: _Expansion,
+    doc: Document,
+    item: Any,
+    where: PathT,
+    names: Mapping[str, Any],
+    node: str | None,
+) -> int | None:
+    """How many copies a node's ``repeat:`` asks for; ``None`` for a node without one
+    (or with a bad one, reported)."""
+    if not isinstance(item, dict) or "repeat" not in item:
+        return None
+    path = (*where, "repeat")
+    value = item["repeat"]
+    if isinstance(value, str) and "${" in value:
+        try:
+            value = substitute(value, names)
+        except ExpressionError as err:
+            exp.fail(doc, path, f"{err} (in {shown(value)})", node)
+            return None
+    if type(value) is not int or value < 1:
+        exp.fail(doc, path, f"expected a positive integer. Received: repeat={shown(value)}", node)
+        return None
+    if not isinstance(item.get("name"), str):
+        return None  # the structure check reports the missing name
+    exp.nodes += value
+    if exp.nodes > MAX_NODES:
+        if not exp.overflow:
+            exp.fail(
+                doc,
+                path,
+                f"the spec expands to more than {MAX_NODES:,} nodes (repeats unrolled, block "
+                f"bodies counted). Received: repeat={value}",
+                node,
+            )
+        exp.overflow = True
+        return None
+    return value
+
+
+def _first_ref(text: Any) -> str | None:
+    """The node an expression reads first."""
+    found = tensors.refs(text) if isinstance(text, str) else []
+    return found[0] if found else None
+
+
+def _chained(field: Any, previous: str) -> Any:
+    """An ``inputs:`` field with its first input (a reference or an expression)
+    replaced by the previous copy."""
+    if isinstance(field, dict) and field:
+        first = next(iter(field))
+        return {k: previous if k == first else v for k, v in field.items()}
+    if isinstance(field, list) and field:
+        return [previous, *field[1:]]
+    return previous if isinstance(field, str) else field
+
+
+def renamed(field: Any, names: Mapping[str, str]) -> Any:
+    """An ``inputs:`` field with references to some nodes replaced."""
+    if isinstance(field, dict):
+        return {k: renamed(v, names) for k, v in field.items()}
+    if isinstance(field, list):
+        return [renamed(v, names) for v in field]
+    if not isinstance(field, str):
+        return field
+    ref = parse_ref(field)
+    if ref is not None:
+        if ref.node not in names:
+            return field
+        return names[ref.node] + ("" if ref.index is None else f"[{ref.index}]")
+    try:
+        return tensors.rename(field, names)
+    except ExpressionError:
+        return field  # reported by the validator
+
+
+def _bodies(exp: _Expansion, doc: Document, stack: tuple[str, ...]) -> dict[str, Document]:
+    """The body of each block instance among ``doc``'s layers, by instance name."""
+    bodies: dict[str, Document] = {}
+    layers = doc.data.get("layers") if isinstance(doc.data, dict) else None
+    for j, node in enumerate(layers if isinstance(layers, list) else []):
+        if not isinstance(node, dict) or not isinstance(node.get("block"), str):
+            continue
+        name = node.get("name")
+        block = node["block"]
+        if not isinstance(name, str) or block not in exp.blocks:
+            continue  # the validator reports it
+        if block in stack or len(stack) >= MAX_NESTING:
+            chain = " -> ".join([*stack, block])
+            message = (
+                f"block '{clipped(block)}' cannot contain itself: {chain}"
+                if block in stack
+                else f"blocks nest more than {MAX_NESTING} deep: {chain}"
+            )
+            exp.problems.append(doc.diagnostic(("layers", j, "block"), message, node=name))
+            continue
+        exp.used.add(block)
+        body = _body(exp, block, node, doc, ("layers", j), stack)
+        if body is not None:
+            bodies[name] = body
+    return bodies
+
+
+def _body(
+    exp: _Expansion,
+    block: str,
+    instance: Mapping[str, Any],
+    parent: Document,
+    at: PathT | None,
+    stack: tuple[str, ...],
+) -> Document | None:
+    """A block's body with an instance's params (``at`` its path in ``parent``),
+    or with the defaults when ``at`` is ``None``."""
+    definition = exp.blocks.get(block)
+    if not isinstance(definition, dict):
+        return None
+    source: PathT = ("blocks", block)
+    params = definition.get("params")
+    defaults = _walk(exp, exp.doc, params, (*source, "params"), exp.vars, None)
+    scope = dict(exp.vars)
+    if isinstance(defaults, dict):
+        scope.update({k: v for k, v in defaults.items() if isinstance(k, str)})
+        scope.update({k: v for k, v in instance.items() if k in defaults and k not in NODE_KEYS})
+    body = dataclasses.replace(
+        exp.doc,
+        data=None,
+        origins={},
+        aliases={},
+        bodies={},
+        definitions={},
+        within=None if at is None else _within(parent, at, instance.get("name")),
+    )
+    data: dict[str, Any] = {}
+    inputs = definition.get("inputs")
+    if isinstance(inputs, list):
+        data["inputs"] = [
+            {"name": item}
+            if isinstance(item, str)
+            else _walk(exp, body, item, (*source, "inputs", i), scope, None)
+            for i, item in enumerate(inputs)
+        ]
+        body.origins.update({("inputs", i): (*source, "inputs", i) for i in range(len(inputs))})
+    else:
+        data["inputs"] = inputs
+    layers = definition.get("layers")
+    if isinstance(layers, list):
+        data["layers"], origins, body.aliases = _unroll(
+            exp, body, layers, (*source, "layers"), scope
+        )
+        body.origins.update(origins)
+    else:
+        data["layers"] = layers
+    data["outputs"] = _walk(exp, body, definition.get("outputs"), (*source, "outputs"), scope, None)
+    body.origins[("outputs",)] = (*source, "outputs")
+    body.data = data
+    body.bodies = _bodies(exp, body, (*stack, block))
+    return body
+
+
+def _within(parent: Document, at: PathT, name: Any) -> Callable[[Diagnostic], Diagnostic]:
+    """Report a problem found in an instance's body at the instance, naming the definition."""
+    node = name if isinstance(name, str) else None
+
+    def report(found: Diagnostic) -> Diagnostic:
+        outer = parent.diagnostic(at, found.message, node=node, severity=found.severity)
+        return dataclasses.replace(outer, via=(*outer.via, f"{found.where} at {found.location}"))
+
+    return report
 
 
 def _mentions(data: Any) -> bool:
     """Whether any string in ``data`` holds ``${`` (most specs have none)."""
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, str) and "${" in value:
-            return True
-    return False
+    return any(isinstance(value, str) and "${" in value for value in leaves(data))

@@ -17,8 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import tensors
+from .scalars import is_deferred, shape_refs
+
 _REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\-]*?)(?:\[(-?\d+)\])?$")
 PathT = tuple[str | int, ...]
+#: Keys of a node that are not a layer's arguments, an op's or a block's params.
+NODE_KEYS = ("name", "type", "op", "expr", "block", "inputs", "share", "add_loss", "repeat")
 
 
 @dataclass(frozen=True)
@@ -123,3 +128,58 @@ def _cycles(
             first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
             cycles.append(cycle[first:] + cycle[:first])
     return cycles
+
+
+def field_refs(field: Any) -> Iterator[tuple[PathT, Ref]]:
+    """Every node an ``inputs:`` field reads, references and tensor expressions alike."""
+    for path, text in iter_refs(field):
+        ref = parse_ref(text)
+        if ref is not None:
+            yield path, ref
+        elif isinstance(text, str):
+            for name in tensors.refs(text):
+                yield path, Ref(name)
+
+
+def node_deps(node: dict[str, Any], field: Any) -> list[str]:
+    """The nodes a node needs built before it: its inputs (``field``, the effective
+    ``inputs:``), its expression's and its add_loss expression's names, the node
+    it shares, the nodes whose shapes its arguments read.
+
+    Example:
+        >>> node_deps({"name": "z", "expr": "m + exp(v) * e"}, None)
+        ['m', 'v', 'e']
+    """
+    name = node.get("name")
+    found: list[str] = []
+    if isinstance(node.get("expr"), str):
+        found += tensors.refs(node["expr"])
+    else:
+        found += [ref.node for _, ref in field_refs(field)]
+    add_loss = node.get("add_loss")
+    if isinstance(add_loss, dict) and isinstance(add_loss.get("expr"), str):
+        found += tensors.refs(add_loss["expr"])
+    if isinstance(node.get("share"), str):
+        found.append(node["share"])
+    for value in leaves([v for k, v in node.items() if k not in NODE_KEYS]):
+        if is_deferred(value):
+            found += shape_refs(value)
+    return [n for n in dict.fromkeys(found) if n != name]
+
+
+def leaves(data: Any) -> Iterator[Any]:
+    """Every value inside nested lists and mappings that is neither.
+
+    Example:
+        >>> sorted(leaves({"a": [1, {"b": 2}], "c": 3}))
+        [1, 2, 3]
+    """
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        else:
+            yield value

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,18 @@ class Document:
         positions: ``path -> (line, column)`` of each value (1-based).
         key_positions: ``path -> (line, column)`` of each mapping key.
         base_dir: Directory relative paths in the spec resolve against.
+        text: The source text, when read from text.
+        overridden: Paths whose value a ``--set key=value`` gave, and that text.
+        origins: For an expanded document (:mod:`modelspec.spec.expand`), where
+            its parts come from: ``{path prefix here: path prefix in the source}``
+            (a repeat's copies, a block instance's layers).
+        within: For a block instance's body, turns a problem found in it into
+            one reported at the instance (naming the definition).
+        aliases: Node names that stand for another node (a repeat's name for
+            its last copy).
+        bodies: The body of each block instance, by instance name.
+        definitions: The body of each block no node instantiates, with its
+            params' defaults (checked, and built alone with ``--block``).
     """
 
     data: Any
@@ -99,6 +111,21 @@ class Document:
     base_dir: Path = field(default_factory=Path.cwd)
     text: str | None = None
     overridden: dict[PathT, str] = field(default_factory=dict)
+    origins: dict[PathT, PathT] = field(default_factory=dict)
+    within: Callable[[Diagnostic], Diagnostic] | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+    bodies: dict[str, Document] = field(default_factory=dict)
+    definitions: dict[str, Document] = field(default_factory=dict)
+
+    def source_path(self, path: PathT) -> PathT:
+        """Where ``path`` of this (maybe expanded) document was written in the source."""
+        path = tuple(path)
+        if self.origins:
+            for end in range(len(path), 0, -1):
+                origin = self.origins.get(path[:end])
+                if origin is not None:
+                    return (*origin, *path[end:])
+        return path
 
     def locate(self, path: PathT, *, key: bool = False) -> Position:
         """Position of ``path``, or of its nearest located ancestor.
@@ -107,6 +134,9 @@ class Document:
             path: Location inside the document.
             key: Prefer the position of the mapping key over its value.
         """
+        return self._position(self.source_path(path), key=key)
+
+    def _position(self, path: PathT, *, key: bool = False) -> Position:
         path = tuple(path)
         while True:
             if key and path in self.key_positions:
@@ -126,25 +156,33 @@ class Document:
         key: bool = False,
         node: str | None = None,
         severity: str = "error",
+        source: bool = False,
     ) -> Diagnostic:
         """A :class:`Diagnostic` located at ``path`` in this document, or at the
-        ``--set`` override that gave the value there."""
+        ``--set`` override that gave the value there.
+
+        ``path`` is a path of this document, or with ``source`` already a path
+        in the source. A problem in a block instance's body is reported at the
+        instance, naming the definition (:attr:`within`).
+        """
+        path = tuple(path) if source else self.source_path(path)
         for end in range(len(path), 0, -1):
             given = self.overridden.get(tuple(path[:end]))
             if given is not None:
                 file, line, column = f"--set {given}", 0, 0
                 break
         else:
-            file, (line, column) = self.file, self.locate(path, key=key)
-        return Diagnostic(
+            file, (line, column) = self.file, self._position(path, key=key)
+        found = Diagnostic(
             message=message,
-            path=tuple(path),
+            path=path,
             file=file,
             line=line,
             column=column,
             node=node,
             severity=severity,  # type: ignore[arg-type]
         )
+        return self.within(found) if self.within is not None else found
 
 
 def _short(tag: str) -> str:

@@ -62,35 +62,112 @@ class InputSpec(_Strict):
 
 
 class AddLossSpec(_Strict):
-    """An auxiliary loss on a node's output: ``weight * fn(output)``."""
+    """An auxiliary loss on a node's output: ``weight * fn(output)``, or with
+    ``expr`` ``weight * fn(expr)``, a tensor expression over nodes
+    (``fn`` defaults to ``mean_square`` on the output, ``mean`` on an expression)."""
 
-    fn: AddLossFn = "mean_square"
+    fn: AddLossFn | None = None
     weight: Annotated[float, Field(allow_inf_nan=False)] = 1.0
+    expr: StrictStr | None = None
+
+    @property
+    def reduction(self) -> AddLossFn:
+        """``fn`` or its default."""
+        return self.fn or ("mean" if self.expr is not None else "mean_square")
 
 
 class LayerNode(BaseModel):
-    """A node of the layer graph. Keys other than the ones below are layer arguments.
+    """A node of the layer graph: a layer (``type``), a ``keras.ops`` call (``op``),
+    a tensor expression (``expr``), a block instance (``block``), or another
+    node's layer or instance again (``share``). Keys other than the ones below
+    are the layer's or the op's arguments, or the block's params.
 
     Attributes:
         name: Unique node name; also the Keras layer's name.
         type: Layer class: a ``keras.layers`` name, a shipped or a registered one.
+        op: A ``keras.ops`` function called on the node's inputs.
+        expr: A tensor expression over other nodes: ``z_mean + exp(0.5 * z_log_var) * eps``.
+        block: A block (``blocks:``) this node instantiates.
         inputs: What the node is called on; omitted means the previous node.
-        share: Reuse the layer of an earlier node (weight sharing) instead of a new one.
+        share: Reuse the layer (or block instance) of an earlier node (weight sharing).
         add_loss: Auxiliary loss on the node's output.
+        repeat: Copies chained one after the other (unrolled before validation).
     """
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     name: Name
     type: StrictStr | None = None
+    op: StrictStr | None = None
+    expr: StrictStr | None = None
+    block: Name | None = None
     inputs: InputsField | None = None
     share: Name | None = None
     add_loss: AddLossSpec | None = None
+    repeat: StrictInt | StrictStr | None = None
 
     @property
     def args(self) -> dict[str, Any]:
-        """The layer's constructor arguments."""
+        """The layer's constructor arguments (an op's arguments, a block's params)."""
         return dict(self.model_extra or {})
+
+
+#: A block param's value: what a var can be.
+ParamValue = StrictBool | StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)] | StrictStr
+
+
+class BlockInput(_Strict):
+    """A block's input: a name, with the shape and dtype it takes when built alone."""
+
+    name: Name
+    shape: list[Annotated[int, Field(gt=0)] | None] | None = None
+    dtype: StrictStr | None = None
+
+
+OutputsField = Ref | Annotated[list[Ref], Field(min_length=1)] | dict[Name, Ref]
+
+
+class BlockSpec(_Strict):
+    """A reusable sub-graph (``blocks: {NAME: ...}``): each instance is a nested
+    functional Keras model with its own weights.
+
+    Attributes:
+        params: Names usable as ``${name}`` in the block, with their defaults;
+            an instance sets them like arguments.
+        inputs: The block's inputs: names, or ``{name, shape, dtype}``.
+        layers: Its nodes (checked per instance, params substituted).
+        outputs: Its outputs, like a model's.
+    """
+
+    params: dict[Name, ParamValue] = {}
+    # checked per instance (a shape may be a ${...} of the params): see `Body`
+    inputs: Annotated[list[Name | dict[StrictStr, Any]], Field(min_length=1)]
+    layers: Annotated[list[dict[StrictStr, Any]], Field(min_length=1)]
+    outputs: OutputsField
+
+
+class Body(_Strict):
+    """A block instance's body, params substituted and repeats unrolled."""
+
+    inputs: list[BlockInput]
+    layers: Annotated[list[LayerNode], Field(min_length=1)]
+    outputs: OutputsField
+
+    _document: Document | None = PrivateAttr(default=None)
+
+    @property
+    def output_refs(self) -> dict[str, str]:
+        """``{output name: node reference}``, in order."""
+        return refs_of(self.outputs)
+
+
+def refs_of(outputs: Any) -> dict[str, str]:
+    """``{output name: node reference}`` of an ``outputs:`` value, in order."""
+    if isinstance(outputs, str):
+        return {outputs: outputs}
+    if isinstance(outputs, list):
+        return {ref: ref for ref in outputs}
+    return dict(outputs)
 
 
 Optimizer = StrictStr | dict[StrictStr, Any]
@@ -230,6 +307,7 @@ class ModelSpec(_Strict):
         vars: Named values that ``${...}`` expressions use (:mod:`modelspec.spec.expand`).
         imports: Python modules to import before building (refused unless allowed).
         inputs: Model inputs.
+        blocks: Reusable sub-graphs, instantiated by ``{block: NAME}`` nodes.
         layers: The layer graph, in order.
         outputs: Node references: a list, or a mapping ``{output_name: ref}``.
         compile: Optimizer, losses and metrics.
@@ -246,8 +324,9 @@ class ModelSpec(_Strict):
     ] = {}
     imports: list[StrictStr] = []
     inputs: Annotated[list[InputSpec], Field(min_length=1)]
+    blocks: dict[Name, BlockSpec] = {}
     layers: Annotated[list[LayerNode], Field(min_length=1)]
-    outputs: Ref | Annotated[list[Ref], Field(min_length=1)] | dict[Name, Ref]
+    outputs: OutputsField
     compile: CompileSpec | None = None
     train: TrainSpec | None = None
     export: ExportSpec | None = None
@@ -275,8 +354,4 @@ class ModelSpec(_Strict):
     @property
     def output_refs(self) -> dict[str, str]:
         """``{output name: node reference}``, in order."""
-        if isinstance(self.outputs, str):
-            return {self.outputs: self.outputs}
-        if isinstance(self.outputs, list):
-            return {ref: ref for ref in self.outputs}
-        return dict(self.outputs)
+        return refs_of(self.outputs)

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,9 @@ def _check(doc: Document, allow_imports: bool) -> Report:
     found = expansion + [
         d for d in ctx.diagnostics if not any(d.path[: len(p)] == p for p in failed)
     ]
+    # a problem in a block or a repeat is found in each copy: reported once, at the first
+    unique = {_place(d): d for d in reversed(found)}
+    found = [d for d in found if unique[_place(d)] is d]
     order = {d: i for i, d in enumerate(found)}
     diagnostics = sorted(found, key=lambda d: (d.line, d.column, order[d]))
     report = Report(doc.file, diagnostics)
@@ -130,6 +134,12 @@ def _check(doc: Document, allow_imports: bool) -> Report:
         spec._document = doc
         report.spec = spec
     return report
+
+
+def _place(d: Diagnostic) -> tuple[Any, ...]:
+    """Where a problem was written and what it is, whichever copy it was found in."""
+    via = tuple(re.sub(r" \([^()]*\)", "", v) for v in d.via)  # without the copies' names
+    return (d.file, d.line, d.column, d.message, via, d.severity)
 
 
 def load_spec(

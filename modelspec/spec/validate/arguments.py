@@ -21,6 +21,7 @@ from ...catalogue import KINDS, REFUSED_LAYERS, LayerSignature
 from ...errors import clipped, did_you_mean, shown
 from ...files import spec_path
 from ..loader import PathT
+from ..scalars import is_deferred
 from ..schema import NAME_PATTERN
 from .context import Context
 from .structure import FIELD_HINTS
@@ -63,8 +64,8 @@ def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: Pa
                 hint = " Declare shapes under `inputs:` instead."
             ctx.add(arg_path, f"unknown argument '{clipped(name)}' for {sig.type}.{hint}", key=True)
             continue
-        if value is None and not info.required:
-            continue
+        if (value is None and not info.required) or is_deferred(value):
+            continue  # a deferred ${...} reads a shape: known while building
         kind = info.kind
         if not kind.accepts(value):
             ctx.add(arg_path, f"expected {kind.description}. Received: {name}={shown(value)}")

@@ -37,6 +37,22 @@ class Context:
         self.diagnostics: list[Diagnostic] = []
         self.broken_refs = False
         self._signatures: dict[str, LayerSignature | None] = {}
+        data = self.data if isinstance(self.data, dict) else {}
+        blocks = data.get("blocks")
+        #: The spec's block definitions (as written), by name.
+        self.blocks: dict[str, Any] = blocks if isinstance(blocks, dict) else {}
+        variables = data.get("vars")
+        #: The names ``${...}`` knew here (vars; block params in a body).
+        self.scalars: set[str] = set(variables) if isinstance(variables, dict) else set()
+
+    def within(self, body: Document, params: Any = None) -> Context:
+        """A context for a block instance's body, its problems reported at the instance."""
+        inner = Context(body, self.allow_imports)
+        inner.blocks = self.blocks
+        inner.scalars = self.scalars | (set(params) if isinstance(params, dict) else set())
+        inner._signatures = self._signatures
+        inner.diagnostics = self.diagnostics
+        return inner
 
     def node_name(self, path: PathT) -> str | None:
         """The name of the input or layer node ``path`` is inside, if any."""

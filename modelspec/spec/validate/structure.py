@@ -24,6 +24,8 @@ from ..schema import (
     ADD_LOSS_FUNCTIONS,
     EXPORT_FORMATS,
     AddLossSpec,
+    BlockSpec,
+    Body,
     CompileSpec,
     DataSpec,
     ExportSpec,
@@ -65,6 +67,12 @@ FIELD_HINTS = {
     "samples": "a positive integer",
     "transform": "a mapping {input or output name: [{op: argument}, ...]}",
     "vars": "a mapping {name: a number, a boolean, a string or a ${expression}}",
+    "params": "a mapping {name: a default value: a number, a boolean or a string}",
+    "block": "the name of a block defined under `blocks:`",
+    "op": "the name of a keras.ops function such as mean",
+    "expr": "a tensor expression over node names such as 'x + y'",
+    "repeat": "a positive integer, or a ${expression} giving one",
+    "blocks": "a mapping {block name: {params, inputs, layers, outputs}}",
 }
 
 
@@ -82,6 +90,8 @@ def fields_at(path: PathT) -> list[str]:
         return list(InputSpec.model_fields)
     if len(path) == 3 and path[0] == "layers" and path[2] == "add_loss":
         return list(AddLossSpec.model_fields)
+    if len(path) == 2 and path[0] == "blocks":
+        return list(BlockSpec.model_fields)
     model = models.get(tuple(path))
     return list(model.model_fields) if model else []  # type: ignore[attr-defined]
 
@@ -136,11 +146,23 @@ def check_structure(ctx: Context) -> ModelSpec | None:
         return None
 
 
-def _pydantic(ctx: Context, err: ValidationError) -> None:
-    """Each pydantic error as a located message: expected, received, did you mean."""
+def check_body_structure(ctx: Context) -> Body | None:
+    """A block instance's body's shape (its nodes' keys and types)."""
+    try:
+        return Body.model_validate(ctx.data)
+    except ValidationError as err:
+        _pydantic(ctx, err, only=("layers", "inputs"))  # its outputs were checked once
+        return None
+
+
+def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) -> None:
+    """Each pydantic error as a located message: expected, received, did you mean
+    (with ``only``, the errors inside that key)."""
     seen: set[PathT] = set()
     for e in err.errors():
         loc = tuple(e["loc"])
+        if only and loc[:1] not in [(o,) for o in only]:
+            continue
         if e["type"] == "missing":
             parent, _ = _existing(ctx.data, loc[:-1])
             if len(parent) == len(loc) - 1:

@@ -26,6 +26,8 @@ from ..loader import PathT
 from ..schema import LayerNode
 from .arguments import check_args, layer_type
 from .context import Context, as_list
+from .nodes import check_expr_node, check_expression, check_instance, check_op, deferred, node_kind
+from .structure import check_body_structure
 
 
 def check_graph(ctx: Context) -> None:
@@ -48,7 +50,9 @@ def check_graph(ctx: Context) -> None:
                 )
             else:
                 owners[name] = (section, i, "name")
-    layer_names = {n for n, p in owners.items() if p[0] == "layers"}
+    aliases = {a: t for a, t in ctx.doc.aliases.items() if t in owners and a not in owners}
+    known = {**owners, **{a: owners[t] for a, t in aliases.items()}}
+    layer_names = {n for n, p in known.items() if p[0] == "layers"}
     deps: dict[str, list[str]] = {n: [] for n in owners}
     sources: dict[str, LayerSignature | None] = {}
     wiring = effective_inputs(layers, [n for n in input_names if isinstance(n, str)])
@@ -58,12 +62,33 @@ def check_graph(ctx: Context) -> None:
         name = node["name"]
         if owners.get(name) != ("layers", i, "name"):
             continue  # a duplicate: already reported
-        sig = _node(ctx, i, node, sources, layer_names)
+        path: PathT = ("layers", i)
+        kind = node_kind(ctx, node, path)
+        sig = None
+        if kind in ("type", "share"):
+            sig = _node(ctx, i, node, sources, layer_names)
+        elif kind == "op":
+            check_op(ctx, node, wiring[i], path)
+        elif kind == "block":
+            block = check_instance(ctx, node, wiring[i], path)
+            body = ctx.doc.bodies.get(name)
+            if block is not None and body is not None:
+                check_body(ctx.within(body, block.get("params")))
         sources[name] = sig
         share = node.get("share")
-        if isinstance(share, str) and share in owners:
-            deps[name].append(share)
+        if isinstance(share, str) and share in known:
+            deps[name].append(aliases.get(share, share))
+        args = {k: v for k, v in node.items() if k not in LayerNode.model_fields}
+        found = deferred(ctx, args, path, known)
+        add_loss = node.get("add_loss")
+        if isinstance(add_loss, dict) and isinstance(add_loss.get("expr"), str):
+            found += check_expression(ctx, add_loss["expr"], (*path, "add_loss", "expr"), known)
+        if kind == "expr":
+            found += check_expr_node(ctx, node, path, known)
+        deps[name].extend(aliases.get(n, n) for n in found if n != name)
         field_ = wiring[i]
+        if kind == "expr":
+            continue
         if field_ is None:
             if len(input_names) < 2:
                 continue  # no input at all: the structure stage reported it
@@ -73,17 +98,29 @@ def check_graph(ctx: Context) -> None:
                 f"the inputs ({', '.join(map(str, input_names))}) it takes",
             )
             continue
-        deps[name].extend(_refs(ctx, i, node, field_, owners, sig))
-    outputs = _outputs(ctx, owners)
+        deps[name].extend(aliases.get(n, n) for n in _refs(ctx, i, node, field_, known, sig))
+    outputs = [aliases.get(n, n) for n in _outputs(ctx, known)]
     _, cycles = topological_order(deps)
     for cycle in cycles:
-        flow = " -> ".join([*reversed(cycle), cycle[-1]])
+        names = [*reversed(cycle), cycle[-1]]
+        if len(names) > 8:
+            names = [*names[:4], "...", *names[-3:]]
+        flow = clipped(" -> ".join(clipped(n, 40) for n in names), 400)
         ctx.add(
             owners[cycle[0]][:2],
             f"the graph has a cycle: {flow}. A node cannot depend on its own output.",
         )
     if not ctx.broken_refs:  # else "unused" would mostly echo those errors
         _unused(ctx, deps, owners, outputs)
+    for definition in ctx.doc.definitions.values():  # blocks no node uses
+        check_body(ctx.within(definition))
+
+
+def check_body(ctx: Context) -> None:
+    """A block instance's body (or an unused block's, with its defaults): its nodes'
+    structure, then its graph, like a model's."""
+    check_body_structure(ctx)
+    check_graph(ctx)
 
 
 def _input_dtypes(ctx: Context) -> None:
@@ -132,9 +169,6 @@ def _node(
                 f"its type ({owner.type}). Received: type={node.get('type')!r}",
             )
         return owner
-    if "type" not in node:
-        ctx.add(path, "missing required key 'type' (or `share:` to reuse another node's layer)")
-        return None
     sig = layer_type(ctx, node.get("type"), (*path, "type"))
     if sig is not None:
         check_args(ctx, sig, args, path)
@@ -150,7 +184,7 @@ def _refs(
     sig: LayerSignature | None,
 ) -> list[str]:
     path: PathT = ("layers", i, "inputs")
-    found = []
+    found: list[str] = []
     if isinstance(field_, dict) and sig is not None and sig.call_args:
         for key in field_:
             if key not in sig.call_args and key != "inputs":
@@ -163,6 +197,15 @@ def _refs(
                 )
     for sub, text in iter_refs(field_):
         ref = parse_ref(text)
+        if ref is None and isinstance(text, str):  # a tensor expression
+            refs = check_expression(ctx, text, (*path, *sub), owners)
+            if node["name"] in refs:
+                ctx.add(
+                    (*path, *sub),
+                    f"node '{clipped(node['name'])}' cannot take its own output as input",
+                )
+            found.extend(r for r in refs if r != node["name"])
+            continue
         if ref is None:
             continue  # a wrong type: reported by the structure stage
         if ref.node == node["name"]:

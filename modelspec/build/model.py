@@ -1,0 +1,283 @@
+"""The model: a spec's graph into a compiled functional ``keras.Model``; reloading one.
+
+Keras walks a functional graph recursively (about one Python frame per layer,
+so ~1 000 layers exhaust the default recursion limit); the builder and
+:func:`load_model` raise the limit for the duration, so 10 000-layer specs
+build and reload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import catalogue
+from ..errors import BuildError, ModelLoadError, did_you_mean
+from ..spec.loader import Document
+from ..spec.schema import ModelSpec
+from ..spec.validate import load_spec
+from .graph import Graph, body_of, build_body, keras_message
+
+if TYPE_CHECKING:
+    import keras
+
+Source = str | os.PathLike[str] | Mapping[str, Any] | ModelSpec
+
+
+@contextlib.contextmanager
+def deep_graph(nodes: int) -> Iterator[None]:
+    """Raise the recursion limit enough for Keras to walk a graph of ``nodes`` layers.
+
+    Keras's graph walk is pure-Python recursion, which on CPython >= 3.11 uses
+    no C stack, so a higher limit is safe.
+    """
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20 * nodes + 2_000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+class _Model:
+    """The model's graph, its outputs, and its compile section."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        import keras
+
+        self.keras = keras
+        self.spec = spec
+        self.graph = Graph(spec.document, spec.layers, [i.name for i in spec.inputs])
+
+    def build(self) -> keras.Model:
+        spec = self.spec
+        keras = self.keras
+        graph = self.graph
+        inputs = graph.start(spec.inputs)
+        graph.run()
+        try:
+            outputs = self.named_outputs()
+            model = keras.Model(
+                inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=outputs, name=spec.name
+            )
+        except Exception as err:
+            raise graph.fail(("outputs",), None, keras_message(err)) from err
+        if spec.compile is not None:
+            self.compile(model)
+        return model
+
+    def named_outputs(self) -> Any:
+        """The outputs; an op or expression output passes through an ``Identity``
+        layer with its node's name, so the model's output has that name (losses
+        and metrics are keyed by it)."""
+        spec = self.spec
+        graph = self.graph
+        computed = {n.name for n in spec.layers if n.op is not None or n.expr is not None}
+        outputs = graph.outputs(spec.output_refs, isinstance(spec.outputs, dict))
+        if not computed:
+            return outputs
+        refs = list(spec.output_refs.values())
+        named = []
+        values = (
+            list(outputs.values())
+            if isinstance(outputs, dict)
+            else (outputs if isinstance(outputs, list) else [outputs])
+        )
+        for ref, value in zip(refs, values, strict=True):
+            node = graph.doc.aliases.get(ref, ref)
+            if node in computed:
+                value = self.keras.layers.Identity(name=node)(value)
+            named.append(value)
+        if isinstance(outputs, dict):
+            return dict(zip(outputs, named, strict=True))
+        return named if isinstance(outputs, list) else named[0]
+
+    def compile(self, model: keras.Model) -> None:
+        section = self.spec.compile
+        assert section is not None
+
+        def names(value: Any, namespace: str) -> Any:
+            if isinstance(value, list):
+                return [names(v, namespace) for v in value]
+            if isinstance(value, dict):
+                return {k: names(v, namespace) for k, v in value.items()}
+            return self.graph.named(namespace, value)
+
+        train = self.spec.train
+        knobs: dict[str, Any] = {}
+        if train is not None:  # compile-time knobs of `train:`
+            knobs = {
+                "steps_per_execution": train.steps_per_execution,
+                "jit_compile": train.jit_compile,
+            }
+        try:
+            model.compile(
+                optimizer=make_optimizer(section.optimizer),
+                loss=names(section.loss, "losses"),
+                loss_weights=section.loss_weights,
+                metrics=names(section.metrics, "metrics"),
+                **knobs,
+            )
+            # Built now, the optimizer's variables exist when the model is saved
+            # (no "skipping optimizer variables" warning on reload) and fit() starts faster.
+            model.optimizer.build(model.trainable_variables)
+        except Exception as err:
+            raise self.graph.fail(("compile",), None, keras_message(err, "compiling")) from err
+
+
+def make_optimizer(spec: str | Mapping[str, Any]) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from its spec: a name, or ``{type: adam, **args}`` whose
+    ``learning_rate`` may be a schedule ``{type: ExponentialDecay, **args}``.
+
+    Example:
+        >>> type(make_optimizer({"type": "sgd", "learning_rate": 0.1})).__name__
+        'SGD'
+    """
+    import keras
+
+    def instance(section: str, value: str | Mapping[str, Any]) -> Any:
+        name = value if isinstance(value, str) else str(value["type"])
+        sig = catalogue.keras_class(section, name)
+        if sig is None:
+            raise ValueError(f"unknown {section[:-1]} '{name}'")
+        module = keras.optimizers if section == "optimizers" else keras.optimizers.schedules
+        args = {} if isinstance(value, str) else {k: v for k, v in value.items() if k != "type"}
+        if isinstance(args.get("learning_rate"), Mapping):
+            args["learning_rate"] = instance("schedules", args["learning_rate"])
+        return getattr(module, sig.type)(**args)
+
+    optimizer: keras.optimizers.Optimizer = instance("optimizers", spec)
+    return optimizer
+
+
+def build_model(
+    spec: Source,
+    *,
+    plugins: Iterable[str] = (),
+    allow_imports: bool = False,
+    block: str | None = None,
+) -> keras.Model:
+    """Build the functional Keras model a spec describes, or one of its blocks alone.
+
+    Args:
+        spec: A :class:`ModelSpec`, a path, YAML text, or a mapping.
+        plugins: Modules to import first (they register custom layers...).
+        allow_imports: Honour the spec's ``imports:`` (it runs their code).
+        block: Build this block alone (a VAE's decoder), with the params of its
+            first instance (its defaults when no node uses it) and its inputs'
+            declared shapes, else the shapes of its first use in the model.
+
+    Returns:
+        A ``keras.Model``, compiled when the spec has a ``compile:`` section
+        (a block alone is not compiled).
+
+    Raises:
+        SpecError: The spec is invalid (every error at once).
+        BuildError: Keras refused a node; located at that node's line.
+
+    Example:
+        >>> build_model("specs/antirectifier_digits.yaml").name
+        'antirectifier_digits'
+    """
+    loaded = load_spec(spec, plugins=plugins, allow_imports=allow_imports)
+    with deep_graph(_size(loaded.document)):
+        if block is not None:
+            return _block(loaded, block)
+        return _Model(loaded).build()
+
+
+def _size(doc: Document) -> int:
+    """How many nodes a document's graph has, block bodies included."""
+    layers = doc.data.get("layers") if isinstance(doc.data, dict) else None
+    count = len(layers) if isinstance(layers, list) else 0
+    return count + sum(_size(body) for body in (*doc.bodies.values(), *doc.definitions.values()))
+
+
+def _first_use(doc: Document, block: str) -> list[str] | None:
+    """The instance names leading to the first instance of ``block`` (depth first)."""
+    for node in doc.data.get("layers", []):
+        name = node.get("name")
+        if node.get("block") == block:
+            return [name]
+        if name in doc.bodies:
+            inner = _first_use(doc.bodies[name], block)
+            if inner is not None:
+                return [name, *inner]
+    return None
+
+
+def _block(spec: ModelSpec, name: str) -> keras.Model:
+    """Block ``name`` built alone (see :func:`build_model`)."""
+    doc = spec.document
+    if name not in spec.blocks:
+        known = list(spec.blocks)
+        hint = did_you_mean(name, known) or (
+            f" Known: {', '.join(known)}." if known else " This spec has no blocks."
+        )
+        raise BuildError([doc.diagnostic(("blocks",), f"unknown block '{name}'.{hint}")])
+    definition = doc.definitions.get(name)
+    chain = _first_use(doc, name)
+    if definition is None and chain is not None:
+        host = doc
+        for instance in chain[:-1]:
+            host = host.bodies[instance]
+        definition = host.bodies[chain[-1]]
+    assert definition is not None  # every block is used, or has a definition
+    body = body_of(definition)
+    if chain is None or all(i.shape is not None for i in body.inputs):
+        return build_body(body, name)
+    model = _Model(spec).build()
+    for instance in chain:  # the first use, shaped by the model
+        model = model.get_layer(instance)
+    return model
+
+
+def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> keras.Model:
+    """Reload a saved ``.keras`` model with ``safe_mode=True``.
+
+    Imports modelspec's shipped layers and ``plugins`` first so their classes
+    are registered, and allows graphs deeper than Keras's default recursion
+    limit permits.
+
+    Example:
+        >>> import tempfile
+        >>> path = f"{tempfile.mkdtemp()}/siamese.keras"
+        >>> build_model("specs/siamese.yaml").save(path)
+        >>> load_model(path).name
+        'siamese_digits'
+    """
+    import keras
+
+    from .. import layers  # noqa: F401  (registers the shipped layers)
+    from ..plugins import load_plugins
+
+    load_plugins(plugins)
+    target = Path(path)
+    if not target.is_file():
+        raise ModelLoadError(f"expected a .keras file. Received: {target} (no such file)")
+    if not zipfile.is_zipfile(target):
+        raise ModelLoadError(
+            f"expected a .keras file (a zip archive). Received: {target}, which is not one: "
+            "cut short while being written, or another format. Save or export it again."
+        )
+    try:
+        with deep_graph(20_000):
+            return keras.saving.load_model(target, safe_mode=True)
+    except Exception as err:
+        text = " ".join(str(err).split())
+        if "safe_mode" in text:
+            reason = text.split(". ")[0]
+            raise ModelLoadError(
+                f"{target} cannot be loaded in Keras safe mode, the only way modelspec loads "
+                f"models: {reason}. Rebuild the model without it (register a custom layer "
+                "instead of a Lambda)."
+            ) from err
+        raise ModelLoadError(
+            f"cannot load {target}: {type(err).__name__}: {text[:400]}. It may come from "
+            "another Keras version, or need a plugin (--plugin) for its custom layers."
+        ) from err
