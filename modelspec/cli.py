@@ -181,6 +181,36 @@ def validate(
 
 @main.command()
 @click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@_plugin_options
+def expand(spec: str, plugins: tuple[str, ...], allow_imports: bool) -> None:
+    """Print SPEC as modelspec reads it: vars substituted, repeats unrolled.
+
+    Blocks are kept as written; each node ends with a comment naming its
+    source line. The output is itself a spec of the same model. Problems go
+    to stderr (exit 1), after the expansion is printed.
+    """
+    from .spec.expand import expand as expand_document
+    from .spec.loader import load_document
+    from .spec.render import render
+    from .spec.validate import validate_spec
+
+    _before_plugins(plugins, allow_imports)
+    try:
+        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
+    except PluginError as err:
+        raise _usage_error(err) from None
+    try:
+        expanded, _ = expand_document(load_document(spec))
+        click.echo(render(expanded), nl=False)
+    except SpecError:
+        pass  # not a document: the report says why
+    _print_diagnostics(report.diagnostics, err=True)
+    if report.errors:
+        sys.exit(EXIT_BAD_SPEC)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "-o",
     "--output",
@@ -188,14 +218,25 @@ def validate(
     help="Save the built model to this .keras file.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the parameter counts.")
+@click.option(
+    "--block",
+    metavar="NAME",
+    help="Build this block alone (its first instance's params, its declared input shapes).",
+)
 @_plugin_options
 def build(
-    spec: str, output: str | None, quiet: bool, plugins: tuple[str, ...], allow_imports: bool
+    spec: str,
+    output: str | None,
+    quiet: bool,
+    block: str | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
 ) -> None:
     """Build SPEC into a Keras model; print its summary and parameter counts.
 
     A layer Keras refuses (a shape or dtype mismatch) is reported at its
-    node's line in the spec, like a validation error.
+    node's line in the spec, like a validation error. With --block, build one
+    of the spec's blocks alone (a VAE's decoder).
     """
     if output is not None and not output.endswith(".keras"):
         raise click.BadParameter(
@@ -215,8 +256,14 @@ def build(
     _quiet_tensorflow()
     from .build import build_model
 
+    if block is not None and block not in report.spec.blocks:
+        from .errors import did_you_mean
+
+        known = ", ".join(report.spec.blocks) or "none"
+        hint = did_you_mean(block, report.spec.blocks) or f" Its blocks: {known}."
+        raise click.BadParameter(f"no block '{block}' in {spec}.{hint}", param_hint="'--block'")
     try:
-        model = build_model(report.spec)
+        model = build_model(report.spec, block=block)
     except SpecError as err:
         _print_diagnostics(err.diagnostics, err=True)
         click.echo(f"{spec}: {_plural(len(err.errors), 'error')}", err=True)
@@ -294,6 +341,41 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
             for arg in sig.args.values():
                 need = "required" if arg.required else f"default {arg.default!r}"
                 click.echo(f"  {arg.name}: {arg.kind.description} ({need})")
+
+
+@main.command()
+@click.argument("pattern", required=False)
+def ops(pattern: str | None) -> None:
+    """List the keras.ops functions a spec can call, and their parameters.
+
+    PATTERN filters the names: a glob (`*max*`) or a substring, case-insensitive.
+    Naming exactly one op shows its parameters; naming a refused op says why.
+    """
+    from . import catalogue
+    from .errors import did_you_mean
+
+    key = (pattern or "").lower()
+    refused = catalogue.refused_op(key)
+    if refused:
+        click.echo(f"Error: {key} cannot be used in a spec: {refused}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    names = catalogue.op_names()
+    if key:
+        glob = key if any(c in key for c in "*?[") else f"*{key}*"
+        names = [n for n in names if fnmatch.fnmatch(n, glob)]
+        names = [n for n in names if n == key] or names
+    if not names:
+        hint = did_you_mean(key, catalogue.op_names())
+        raise click.UsageError(f"no op matches '{pattern}'.{hint}")
+    sigs = [sig for sig in map(catalogue.op_signature, names) if sig is not None]
+    if len(sigs) > 1:
+        for sig in sigs:
+            click.echo(f"{sig.name}: {sig.summary}")
+        return
+    click.echo(str(sigs[0]))
+    click.echo(f"  {sigs[0].summary}")
+    for param in sigs[0].params:
+        click.echo(f"  {param.name}: {param.describe()}")
 
 
 @main.command()

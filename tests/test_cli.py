@@ -67,6 +67,7 @@ def test_validate_json_format(write_spec: Callable[..., str]) -> None:
         "node": "dense_1",
         "severity": "error",
         "message": "expected a positive integer. Received: units=0",
+        "via": [],
     }
 
 
@@ -89,6 +90,7 @@ def test_strict_turns_warnings_into_failure(write_spec: Callable[..., str]) -> N
          "cannot import plugin module 'no_such_plugin_mod'"),
         (["build", GOOD, "-o", "model.h5"], "expected a path ending in .keras. Received: model.h5"),
         (["layers", "Frobnicate"], "no layer type matches 'Frobnicate'."),
+        (["ops", "meen"], "Error: no op matches 'meen'. Did you mean 'mean'?"),
     ],
 )  # fmt: skip
 def test_usage_errors_exit_two(args: list[str], message: str) -> None:
@@ -185,7 +187,9 @@ def test_schema_is_json_schema_with_layer_arguments() -> None:
     rules = {r["if"]["properties"]["type"]["const"]: r["then"] for r in
              schema["$defs"]["LayerNode"]["allOf"]}  # fmt: skip
     assert rules["Dense"]["required"] == ["units"]
-    assert rules["Dense"]["properties"]["units"] == {"type": "integer", "exclusiveMinimum": 0}
+    units = rules["Dense"]["properties"]["units"]["anyOf"]  # a value or a ${...} expression
+    assert units[0] == {"type": "integer", "exclusiveMinimum": 0}
+    assert units[1]["pattern"] == r"^\$\{[^{}]*\}$"
     assert "scale_init" in rules["L2Normalization"]["properties"]
 
 
@@ -197,6 +201,43 @@ def test_layers_lists_and_details() -> None:
     code, out = run("layers", "antirectifier")
     assert out.splitlines()[0].startswith("Antirectifier [modelspec]:")
     assert "  call arguments: inputs" in out
+
+
+def test_ops_lists_and_details() -> None:
+    code, out = run("ops")
+    assert code == 0
+    lines = out.splitlines()
+    assert "mean: Compute the arithmetic mean along the specified axes." in lines
+    assert len(lines) > 300 and not [line for line in lines if line.startswith("map:")]
+    code, out = run("ops", "mean")
+    assert (code, out.splitlines()) == (0, [
+        "mean(x, axis=None, keepdims=False)",
+        "  Compute the arithmetic mean along the specified axes.",
+        "  x: required",
+        "  axis: default None",
+        "  keepdims: default False",
+    ])  # fmt: skip
+    code, out = run("ops", "EINSUM")
+    assert out.splitlines()[0] == "einsum(subscripts, *operands, **kwargs)"
+    assert "  operands: any number of further positional arguments" in out
+    code, out = run("ops", "arg*")
+    names = [line.split(":")[0] for line in out.splitlines()]
+    assert code == 0 and "argmax" in names and "argsort" in names and "max" not in names
+
+
+def test_ops_says_why_an_op_is_refused() -> None:
+    code, out = run("ops", "shape")
+    assert (code, out) == (
+        1,
+        "Error: shape cannot be used in a spec: it returns a Python tuple, not a tensor; "
+        "use node.shape[k] in a ${...} expression\n",
+    )
+    code, out = run("ops", "while_loop")
+    assert (code, out) == (
+        1,
+        "Error: while_loop cannot be used in a spec: it calls a Python function; "
+        "register a custom layer instead\n",
+    )
 
 
 @pytest.mark.parametrize("command", [[], *[[name] for name in main.commands]])
@@ -225,3 +266,50 @@ def test_build_hides_tensorflow_start_up_chatter(tmp_path: Path) -> None:
         assert out.returncode == 0, out.stderr
         assert out.stderr == ""
         assert "153,098 parameters" in out.stdout
+
+
+REPEATED = """\
+modelspec: 1
+name: rep
+vars: {n: 2}
+inputs: [{name: x, shape: [4]}]
+blocks:
+  tower:
+    params: {units: 3}
+    inputs: [{name: v, shape: [4]}]
+    layers: [{name: d, type: Dense, units: "${units}"}]
+    outputs: [d]
+layers:
+  - {name: h, type: Dense, units: 4, repeat: "${n}"}
+  - {name: t, block: tower, units: 5}
+  - {name: out, expr: "t * 2"}
+outputs: [out]
+"""
+
+
+def test_expand_prints_the_unrolled_spec(write_spec: Callable[..., str]) -> None:
+    path = write_spec(REPEATED)
+    code, out = run("expand", path)
+    assert code == 0
+    assert out.splitlines()[-6:] == [
+        "layers:",
+        "- {name: h_0, type: Dense, units: 4}  # line 12 (copy 1 of 2)",
+        "- {name: h_1, type: Dense, units: 4}  # line 12 (copy 2 of 2)",
+        "- {name: t, block: tower, units: 5}  # line 13",
+        "- {name: out, expr: t * 2}  # line 14",
+        "outputs: [out]",
+    ]
+    bad = write_spec(REPEATED.replace("units: 4,", "units: 0,"))
+    code, out = run("expand", bad)
+    assert code == 1
+    assert "- {name: h_0, type: Dense, units: 0}  # line 12 (copy 1 of 2)" in out
+    assert "spec.yaml:12:35: layers[0] (h_0).units: expected a positive integer." in out
+
+
+def test_build_one_block_alone(write_spec: Callable[..., str]) -> None:
+    path = write_spec(REPEATED)
+    code, out = run("build", "-q", "--block", "tower", path)
+    assert (code, out) == (0, "tower: 25 parameters (25 trainable, 0 non-trainable)\n")
+    code, out = run("build", "--block", "towr", path)
+    assert code == 2
+    assert "no block 'towr' in spec.yaml. Did you mean 'tower'?" in out

@@ -62,4 +62,37 @@ def spec_json_schema() -> dict[str, Any]:
             }
         )
     node["allOf"] = rules
-    return schema
+    node["properties"]["op"] = {
+        "anyOf": [{"enum": catalogue.op_names()}, {"type": "string"}],
+        "description": "A keras.ops function called on the node's inputs.",
+    }
+    block = schema["$defs"]["BlockSpec"]["properties"]["layers"]
+    block["items"] = {"$ref": "#/$defs/LayerNode"}
+    result: dict[str, Any] = _expressions_allowed(schema)
+    return result
+
+
+#: A value written as an expression: ``"${dim * 2}"``.
+EXPRESSION = {"type": "string", "pattern": r"^\$\{[^{}]*\}$", "description": "a ${...} expression"}
+#: A float PyYAML leaves as text: ``1e-6``, ``1.5E+3``.
+FLOAT_TEXT = {"type": "string", "pattern": r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?[eE][-+]?[0-9]+$"}
+_LITERAL_KEYS = ("enum", "const", "default", "examples", "pattern")
+
+
+def _expressions_allowed(schema: Any) -> Any:
+    """``schema`` with every number or boolean also accepting a ``${...}`` expression
+    (any value of a spec may be one)."""
+    if isinstance(schema, list):
+        return [_expressions_allowed(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {k: v if k in _LITERAL_KEYS else _expressions_allowed(v) for k, v in schema.items()}
+    declared = result.get("type")  # a property named "type" is a schema, not a type
+    listed = declared if isinstance(declared, list) else [declared]
+    kinds = {k for k in listed if isinstance(k, str)}
+    if kinds & {"integer", "number", "boolean"}:
+        alternatives = [result, EXPRESSION]
+        if "number" in kinds:  # YAML 1.1 (PyYAML) reads 1e-6 as a string; modelspec as a number
+            alternatives.append(FLOAT_TEXT)
+        return {"anyOf": alternatives}
+    return result
