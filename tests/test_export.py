@@ -25,7 +25,14 @@ from .conftest import ROOT, SMALL, SPECS
 #: seq2seq: LSTM loops need TensorFlow ops that builtin LiteRT lacks and OpenVINO's
 #: TensorFlow front end cannot convert; Keras's TimeDistributed, traced with a free
 #: sequence length, maps over the batch axis (a Keras bug that the check catches).
-CANNOT = {"seq2seq": {"saved_model", "litert", "onnx", "openvino"}}
+CANNOT = {
+    "seq2seq": {"saved_model", "litert", "onnx", "openvino"},
+    # Sampling draws random numbers at inference too: the converters lack the random ops,
+    # and a SavedModel's outputs differ from the Keras model's on every call
+    "vae": {"saved_model", "litert", "onnx", "openvino"},
+}
+#: Failures that are the check's, not a layer's: nothing to locate.
+UNCHECKABLE = {"vae": {"saved_model"}}
 
 
 def sha256(path: Path) -> str:
@@ -62,6 +69,9 @@ def test_every_seed_spec_exports_to_every_format_or_names_the_layer(
         assert carried["format"] == result.format
         assert carried["keras_version"] and carried["modelspec_version"]
     for fmt, err in failed:
+        if fmt in UNCHECKABLE.get(path.stem, ()):
+            assert "does not reproduce the Keras model" in str(err)
+            continue
         assert re.search(
             rf"^{re.escape(str(path))}:\d+:\d+: layers\[\d+\] \(\w+\): {fmt} ", str(err), re.M
         )
