@@ -73,10 +73,24 @@ def test_every_seed_spec_exports_to_every_format_or_names_the_layer(
             assert "does not reproduce the Keras model" in str(err)
             continue
         assert re.search(
-            rf"^{re.escape(str(path))}:\d+:\d+: layers\[\d+\] \(\w+\): {fmt} ", str(err), re.M
+            rf"^{re.escape(str(path))}:\d+:\d+: layers\[\d+\] \(\w+\)( → .* at \S+)?: {fmt} ",
+            str(err),
+            re.M,
         )
         assert not (tmp_path / FORMATS[fmt].default_path(done[0].path.stem)).exists()
     assert leftovers(tmp_path) == []
+
+
+def test_a_layer_inside_a_block_is_named_through_its_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ExportError) as err:
+        export_model("specs/vae.yaml", "openvino", tmp_path / "v.xml")
+    assert str(err.value).splitlines()[1] == (
+        "specs/vae.yaml:41:5: layers[0] (encoder) → blocks.encoder.layers[6] (z) at "
+        "specs/vae.yaml:25:9: openvino cannot convert this Sampling layer"
+    )
 
 
 def test_a_layer_a_format_cannot_convert_is_named_with_its_line(

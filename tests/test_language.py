@@ -546,3 +546,33 @@ def test_a_long_cycle_is_clipped(tmp_path: Path) -> None:
     message = errors(path)[0]
     assert "the graph has a cycle" in message and " -> ... -> " in message
     assert len(message) < 500
+
+
+def test_a_build_error_inside_a_block_names_the_instance_and_the_definition(
+    tmp_path: Path,
+) -> None:
+    path = spec_file(
+        tmp_path,
+        """\
+        inputs: [{name: x, shape: [4]}]
+        blocks:
+          res:
+            params: {units: 4}
+            inputs: [v]
+            layers:
+              - {name: d, type: Dense, units: "${units}"}
+              - {name: out, type: Add, inputs: [v, d]}
+            outputs: [out]
+        layers:
+          - {name: r, block: res, repeat: 2, units: "${4 + i}"}
+        outputs: [r]
+        """,
+    )
+    with pytest.raises(BuildError) as err:
+        build_model(path)
+    message = str(err.value).splitlines()[1].replace(str(path), "spec.yaml")
+    assert message == (
+        "spec.yaml:13:5: layers[0] (r_1) → blocks.res.layers[1] (out) at spec.yaml:10:9: "
+        "ValueError while building this node: Inputs have incompatible shapes. "
+        "Received shapes (4,) and (5,)"
+    )

@@ -49,9 +49,10 @@ def write(model: keras.Model, path: Path, notes: list[str]) -> None:
         specs = [tf.TensorSpec((1, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs]
         signature = [specs] if len(specs) > 1 else specs
         if attempt(input_signature=signature, target_spec=builtins) is None:
-            layers = layers_using_ops(model, op_types(first)) or ["some layers"]
+            found = ["/".join(p) for p in layers_using_ops(model, op_types(first))]
             notes.append(
-                f"batch size fixed to 1: with a free batch size, {', '.join(layers)} "
+                f"batch size fixed to 1: with a free batch size, "
+                f"{', '.join(found) or 'some layers'} "
                 "cannot be lowered to builtin LiteRT ops"
             )
             return

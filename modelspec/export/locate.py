@@ -50,8 +50,8 @@ def op_types(err: Exception) -> list[str]:
     return re.findall(r"[A-Z][A-Za-z0-9]+", summary.removeprefix("no rule for "))
 
 
-def layers_using_ops(model: keras.Model, op_types: Iterable[str]) -> list[str]:
-    """Names of the model's layers whose TensorFlow graph has ops of these types
+def layers_using_ops(model: keras.Model, op_types: Iterable[str]) -> list[LayerPath]:
+    """The model's layers whose TensorFlow graph has ops of these types
     (a type matches as a prefix: ``TensorList`` finds ``TensorListReserve``),
     loops and conditions looked into."""
     import tensorflow as tf
@@ -76,42 +76,68 @@ def layers_using_ops(model: keras.Model, op_types: Iterable[str]) -> list[str]:
                 for inner in library[name].node_def:
                     yield from op_types_in(inner, seen)
 
-    layer_names = [layer.name for layer in model.layers]
-    found: list[str] = []
+    found: list[LayerPath] = []
     for node in graph_def.node:
         if any(t.startswith(prefixes) for t in op_types_in(node, set())):
-            layer = _layer_of(node.name, layer_names)
+            layer = _layer_of(node.name, model)
             if layer and layer not in found:
                 found.append(layer)
     return found
 
 
-def _layer_of(op_name: str, layer_names: Sequence[str]) -> str | None:
-    """The outermost layer whose name scope an op name is in."""
+#: A layer inside a model: its name, after the names of the block instances it is in.
+LayerPath = tuple[str, ...]
+
+
+def _layer_of(op_name: str, model: Any) -> LayerPath | None:
+    """The layer whose name scope an op name is in, looked for inside nested models
+    (block instances) too."""
+    path: list[str] = []
+    layers = {layer.name: layer for layer in model.layers}
     for part in op_name.split("/")[1:]:  # the first scope is the model's
         for candidate in (part, re.sub(r"_\d+$", "", part)):
-            if candidate in layer_names:
-                return candidate
-    return None
+            if candidate in layers:
+                path.append(candidate)
+                inner = layers[candidate]
+                layers = {x.name: x for x in inner.layers} if isinstance(inner, keras.Model) else {}
+                break
+    return tuple(path) or None
 
 
 class Located(Exception):
     """A failure whose cause is known: ``reason``, and the layers it concerns."""
 
-    def __init__(self, reason: str, layers: list[str]) -> None:
+    def __init__(self, reason: str, layers: Sequence[str | LayerPath]) -> None:
         super().__init__(reason)
-        self.reason, self.layers = reason, layers
+        self.reason = reason
+        self.layers = [(n,) if isinstance(n, str) else n for n in layers]
 
 
-def _layers_named_in(text: str, model: keras.Model) -> list[str]:
+def _layers_named_in(text: str, model: keras.Model) -> list[LayerPath]:
     """Layers whose name scope appears in op names quoted in ``text``."""
-    names = [layer.name for layer in model.layers]
-    found: list[str] = []
+    found: list[LayerPath] = []
     for op_name in re.findall(r"[\w.\-]+(?:/[\w.\-]+)+", text):
-        layer = _layer_of(op_name, names)
+        layer = _layer_of(op_name, model)
         if layer and layer not in found:
             found.append(layer)
     return found
+
+
+def _where(source: LoadedSource, path: LayerPath, message: str) -> str:
+    """``message`` at the spec line of the layer at ``path`` (inside a block instance,
+    at the instance, naming the definition)."""
+    if source.spec is None:
+        return f"layer '{'/'.join(path)}': {message}"
+    doc = source.spec.document
+    for depth, name in enumerate(path):
+        layers = doc.data.get("layers", []) if isinstance(doc.data, dict) else []
+        index = next((i for i, n in enumerate(layers) if n.get("name") == name), None)
+        if index is None:
+            break
+        if depth == len(path) - 1 or name not in doc.bodies:
+            return doc.diagnostic(("layers", index), message, node=name).format()
+        doc = doc.bodies[name]
+    return f"layer '{'/'.join(path)}': {message}"
 
 
 def failure(
@@ -144,14 +170,12 @@ def failure(
         head = f"{fmt.name} export failed its check: {runtime} cannot run the artifact ({reason})"
         verb = f"artifact fails in {runtime} at"
     lines = [head]
-    by_name = {node.name: i for i, node in enumerate(source.spec.layers)} if source.spec else {}
-    for name in layers:
-        message = f"{fmt.name} {verb} this {type(source.model.get_layer(name)).__name__} layer"
-        if name in by_name and source.spec is not None:
-            where = source.spec.document.diagnostic(("layers", by_name[name]), message, node=name)
-            lines.append(where.format())
-        else:
-            lines.append(f"layer '{name}': {message}")
+    for path in layers:
+        layer = source.model
+        for name in path:
+            layer = layer.get_layer(name)
+        message = f"{fmt.name} {verb} this {type(layer).__name__} layer"
+        lines.append(_where(source, path, message))
     if not layers and not isinstance(err, Located) and stage == "convert":
         lines.append(f"{type(err).__name__}: {_first_lines(err)}")
     others = [f for f in formats if f != fmt.name]
