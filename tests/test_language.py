@@ -576,3 +576,68 @@ def test_a_build_error_inside_a_block_names_the_instance_and_the_definition(
         "ValueError while building this node: Inputs have incompatible shapes. "
         "Received shapes (4,) and (5,)"
     )
+
+
+def test_a_node_cannot_take_the_name_a_repeat_gives_its_last_copy(tmp_path: Path) -> None:
+    path = spec_file(
+        tmp_path,
+        """\
+        inputs: [{name: x, shape: [4]}]
+        layers:
+          - {name: d, type: Dense, units: 4, repeat: 2}
+          - {name: d, type: Dense, units: 4}
+        outputs: [d]
+        """,
+    )
+    assert errors(path) == [
+        "spec.yaml:6:12: layers[1] (d).name: duplicate node name 'd': the repeat at line 5 "
+        "names its last copy so"
+    ]
+
+
+def test_an_empty_block_is_reported_once_at_its_definition(tmp_path: Path) -> None:
+    path = spec_file(
+        tmp_path,
+        """\
+        inputs: [{name: x, shape: [4]}]
+        blocks: {b: {inputs: [], layers: [], outputs: [q]}}
+        layers: [{name: d, block: b}]
+        outputs: [d]
+        """,
+    )
+    assert errors(path) == [
+        "spec.yaml:4:22: blocks.b.inputs: expected at least one entry. Received: inputs=[]",
+        "spec.yaml:4:34: blocks.b.layers: expected at least one entry. Received: layers=[]",
+        "spec.yaml:5:10: layers[0] (d) → blocks.b.outputs[0] at spec.yaml:4:48: unknown node 'q'.",
+    ]
+
+
+def test_a_block_whose_inputs_are_not_a_list_is_reported_at_its_definition(
+    tmp_path: Path,
+) -> None:
+    path = spec_file(
+        tmp_path,
+        """        inputs: [{name: x, shape: [4]}]
+        blocks: {b: {inputs: "x y", layers: [{name: q, type: Dense, units: 1}], outputs: [q]}}
+        layers: [{name: d, block: b}]
+        outputs: [d]
+        """,
+    )
+    assert errors(path) == [
+        "spec.yaml:4:22: blocks.b.inputs: expected a list of input names, or of {name, shape, "
+        "dtype}. Received: inputs='x y'"
+    ]
+
+
+def test_a_node_cannot_read_its_own_shape(tmp_path: Path) -> None:
+    path = spec_file(
+        tmp_path,
+        """\
+        inputs: [{name: x, shape: [4]}]
+        layers: [{name: e, type: Dense, units: "${e.shape[1]}"}]
+        outputs: [e]
+        """,
+    )
+    assert errors(path) == [
+        "spec.yaml:4:40: layers[0] (e).units: node 'e' cannot read its own shape"
+    ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from ... import catalogue
 from ...catalogue import REFUSED_OPS
-from ...errors import clipped, did_you_mean, shown
+from ...errors import clipped, did_you_mean, listed, shown
 from .. import tensors
 from ..loader import PathT
 from ..scalars import ExpressionError, is_deferred, shape_refs
@@ -163,8 +163,11 @@ def check_expr_node(
     return refs
 
 
-def deferred(ctx: Context, value: Any, path: PathT, nodes: Collection[str]) -> list[str]:
-    """The nodes whose shapes the deferred ``${...}`` values inside ``value`` read."""
+def deferred(
+    ctx: Context, value: Any, path: PathT, nodes: Collection[str], own: str = ""
+) -> list[str]:
+    """The nodes whose shapes the deferred ``${...}`` values inside ``value`` (the
+    arguments of node ``own``) read."""
     found: list[str] = []
     stack: list[tuple[Any, PathT]] = [(value, path)]
     while stack:
@@ -175,7 +178,9 @@ def deferred(ctx: Context, value: Any, path: PathT, nodes: Collection[str]) -> l
             stack.extend((v, (*where, i)) for i, v in enumerate(item))
         elif is_deferred(item):
             for name in shape_refs(item):
-                if name in nodes:
+                if name == own:
+                    ctx.add(where, f"node '{clipped(name)}' cannot read its own shape")
+                elif name in nodes:
                     found.append(name)
                 else:
                     hint = did_you_mean(name, nodes)
@@ -212,17 +217,19 @@ def check_instance(
                 f"block '{clipped(name)}' has no param '{clipped(key)}'.{hint}",
                 key=True,
             )
+    declared = block.get("inputs")
     inputs = [
-        i if isinstance(i, str) else i.get("name") if isinstance(i, dict) else None
-        for i in block.get("inputs") or []
+        item if isinstance(item, str) else item.get("name") if isinstance(item, dict) else None
+        for item in (declared if isinstance(declared, list) else [])
     ]
-    _instance_inputs(ctx, name, inputs, field_, (*path, "inputs"))
+    if inputs:  # none: the definition's error
+        _instance_inputs(ctx, name, inputs, field_, (*path, "inputs"))
     return block
 
 
 def _instance_inputs(ctx: Context, block: str, inputs: list[Any], field_: Any, path: PathT) -> None:
     plural = "s" if len(inputs) != 1 else ""
-    names = ", ".join(map(str, inputs))
+    names = listed(inputs)
     takes = f"block '{clipped(block)}' takes {len(inputs)} input{plural} ({names})"
     if isinstance(field_, dict):
         for key in field_:

@@ -161,8 +161,8 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
     seen: set[PathT] = set()
     for e in err.errors():
         loc = tuple(e["loc"])
-        if only and loc[:1] not in [(o,) for o in only]:
-            continue
+        if only and (loc[:1] not in [(o,) for o in only] or len(loc) < 3):
+            continue  # with `only`, the errors inside its items
         if e["type"] == "missing":
             parent, _ = _existing(ctx.data, loc[:-1])
             if len(parent) == len(loc) - 1:
@@ -181,6 +181,8 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
         seen.add(path)
         keys = [p for p in path if isinstance(p, str)]
         field_hint = FIELD_HINTS.get(keys[-1]) if keys else None
+        if path[:1] == ("blocks",) and len(path) >= 3 and path[2] == "inputs":
+            field_hint = "a list of input names, or of {name, shape, dtype}"
         if e["type"] == "too_short":
             expected = "at least one entry"
         elif field_hint and (len(path) < len(loc) or e["type"] != "value_error"):

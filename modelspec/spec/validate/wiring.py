@@ -50,6 +50,13 @@ def check_graph(ctx: Context) -> None:
                 )
             else:
                 owners[name] = (section, i, "name")
+    for alias, target in ctx.doc.aliases.items():
+        if alias in owners and target in owners:
+            ctx.add(
+                owners[alias],
+                f"duplicate node name '{clipped(alias)}': the repeat at line "
+                f"{ctx.doc.locate(owners[target])[0]} names its last copy so",
+            )
     aliases = {a: t for a, t in ctx.doc.aliases.items() if t in owners and a not in owners}
     known = {**owners, **{a: owners[t] for a, t in aliases.items()}}
     layer_names = {n for n, p in known.items() if p[0] == "layers"}
@@ -79,7 +86,7 @@ def check_graph(ctx: Context) -> None:
         if isinstance(share, str) and share in known:
             deps[name].append(aliases.get(share, share))
         args = {k: v for k, v in node.items() if k not in LayerNode.model_fields}
-        found = deferred(ctx, args, path, known)
+        found = deferred(ctx, args, path, known, name)
         add_loss = node.get("add_loss")
         if isinstance(add_loss, dict) and isinstance(add_loss.get("expr"), str):
             found += check_expression(ctx, add_loss["expr"], (*path, "add_loss", "expr"), known)
