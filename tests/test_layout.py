@@ -31,6 +31,7 @@ STAGES = (
     "spec",
     "layers",
     "build",
+    "plot",
     "data",
     "rundir",
     "export",

@@ -1,0 +1,356 @@
+"""The verbs about runs and models: train, evaluate, predict, export."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import (
+    ExportError,
+    ModelLoadError,
+    PluginError,
+    RunError,
+    RunInterrupted,
+    SpecError,
+    TrainingFailed,
+)
+
+if TYPE_CHECKING:
+    from ..spec.schema import ModelSpec
+
+from .common import (
+    EXIT_BAD_SPEC,
+    EXIT_INTERRUPTED,
+    _fail,
+    _fail_spec,
+    _plugin_options,
+    _quiet_tensorflow,
+    _usage_error,
+    main,
+)
+
+
+@main.command()
+@click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override a spec value, read as YAML (train.epochs=3). Repeatable.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="runs",
+    show_default=True,
+    help="Where the run directory is made.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, file_okay=False),
+    help="Continue this run directory from its last completed epoch.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Total epochs (overrides train.epochs).")
+@_plugin_options
+def train(
+    spec: str | None,
+    overrides: tuple[str, ...],
+    out_dir: str,
+    resume: str | None,
+    epochs: int | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
+) -> None:
+    """Train SPEC on the data of its `train:` section; write a run directory.
+
+    The run directory (runs/<name>-<timestamp>/) holds the resolved spec, the
+    final model.keras, the best checkpoint best.keras, history.csv,
+    metrics.json (evaluation on the test split), curves.png and TensorBoard
+    logs. A killed run continues with --resume RUN_DIR.
+    """
+    if (spec is None) == (resume is None):
+        raise click.UsageError("give a SPEC to train, or --resume RUN_DIR (not both)")
+    if resume is not None and overrides:
+        raise click.UsageError("--set cannot change a run being resumed; start a new run")
+    for item in overrides:
+        if "=" not in item:
+            raise click.BadParameter(
+                f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
+                param_hint="'--set'",
+            )
+    _quiet_tensorflow()
+    from ..training import train as run_training
+
+    try:
+        result = run_training(
+            spec,
+            overrides=list(overrides),
+            out_dir=out_dir,
+            resume=resume,
+            epochs=epochs,
+            plugins=plugins,
+            allow_imports=allow_imports,
+        )
+    except SpecError as err:
+        _fail_spec(err, spec or str(resume))
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    except TrainingFailed as err:
+        _fail(err)
+    except RunInterrupted as err:
+        click.echo(f"\n{err}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    history = result.history
+    done = len(next(iter(history.values()), []))
+    if result.already_done:
+        click.echo(
+            f"run {result.run_dir} already finished its {done} epochs: nothing to resume "
+            "(give --epochs N to train it further)."
+        )
+    click.echo(f"\nrun: {result.run_dir}")
+    monitor = "val_loss" if "val_loss" in history else "loss"
+    if history.get(monitor):
+        values = history[monitor]
+        best = min(range(len(values)), key=values.__getitem__)
+        click.echo(f"epochs: {done} (best {monitor} {values[best]:.4f} at epoch {best + 1})")
+    if result.metrics:
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        click.echo(f"test: {shown}")
+    files = sorted(p.name + ("/" if p.is_dir() else "") for p in result.run_dir.iterdir())
+    click.echo(f"files: {' '.join(f for f in files if not f.startswith('.'))}")
+    for exported in result.exports:
+        click.echo(exported.summary())
+    for _, error in result.export_errors:
+        click.echo(f"Error: {error}", err=True)
+    if result.export_errors:
+        sys.exit(EXIT_BAD_SPEC)
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The spec whose train.data to use (a run directory keeps its own).",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Evaluate on this .npz or .csv file (all rows) instead of the test split.",
+)
+@click.option("--best", is_flag=True, help="Use the run's best checkpoint, not its final model.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
+def evaluate(
+    source: str, spec: str | None, data: str | None, best: bool, plugins: tuple[str, ...]
+) -> None:
+    """Evaluate SOURCE (a run directory or a .keras file) on held-out data.
+
+    Uses the test split of the spec's train.data (the same seeded split as
+    training), or every row of --data FILE. Prints one `metric: value` per line.
+    """
+    _quiet_tensorflow()
+    from ..training import evaluate as run_evaluate
+
+    try:
+        metrics = run_evaluate(source, spec=spec, data=data, plugins=plugins, best=best)
+    except SpecError as err:
+        _fail_spec(err, spec or source)
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    except ModelLoadError as err:
+        _fail(err)
+    for key, value in metrics.items():
+        click.echo(f"{key}: {value:.6g}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Inputs: a .npz (arrays named like the model inputs) or a .csv file.",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the predictions: .npz or .csv.",
+)
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The spec that maps file columns onto inputs (a run directory keeps its own).",
+)
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
+def predict(
+    source: str, input_path: str, output: str, spec: str | None, plugins: tuple[str, ...]
+) -> None:
+    """Run SOURCE (a run directory or a .keras file) on new inputs; write predictions."""
+    if Path(output).suffix.lower() not in (".npz", ".csv"):
+        raise click.BadParameter(
+            f"expected a path ending in .npz or .csv. Received: {output}", param_hint="'--output'"
+        )
+    _quiet_tensorflow()
+    from ..training import predict as run_predict
+
+    try:
+        result = run_predict(source, input_path, output=output, spec=spec, plugins=plugins)
+    except SpecError as err:
+        _fail_spec(err, spec or input_path)
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    except ModelLoadError as err:
+        _fail(err)
+    for name, values in result.items():
+        click.echo(f"{name}: {values.shape[0]} predictions, shape {tuple(values.shape[1:])}")
+    click.echo(f"wrote {output}")
+
+
+def _export_formats(values: tuple[str, ...]) -> list[str]:
+    """``-f onnx -f litert,openvino`` or ``-f all`` -> format names (checked by click)."""
+    from ..errors import did_you_mean
+    from ..spec.schema import EXPORT_FORMATS
+
+    chosen: list[str] = []
+    for value in values:
+        for name in filter(None, (v.strip() for v in value.split(","))):
+            if name == "all":
+                chosen += EXPORT_FORMATS
+            elif name in EXPORT_FORMATS:
+                chosen.append(name)
+            else:
+                hint = did_you_mean(name, [*EXPORT_FORMATS, "all"])
+                raise click.BadParameter(
+                    f"expected one of {', '.join(EXPORT_FORMATS)} or all. Received: {name}.{hint}",
+                    param_hint="'--format'",
+                )
+    return list(dict.fromkeys(chosen))
+
+
+@main.command(name="export")
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--format",
+    "-f",
+    "formats",
+    multiple=True,
+    metavar="FMT",
+    help="keras, saved_model, litert, onnx, openvino, or all; repeatable or comma-separated. "
+    "Default: the spec's export.formats.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(),
+    help="The artifact's path (one format), or a directory. Default: the run "
+    "directory's export/, else the current directory.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    help="Largest max abs difference from Keras accepted (default 1e-5 for keras and "
+    "saved_model, 1e-4 for the others, or the spec's export.tolerance).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    help="Sample inputs the check runs (default 8, or the spec's export.samples).",
+)
+@click.option("--no-check", is_flag=True, help="Do not reload and compare the artifacts.")
+@click.option("--best", is_flag=True, help="From a run directory, export best.keras.")
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The spec of a .keras SOURCE (sample data and provenance).",
+)
+@_plugin_options
+def export(
+    source: str,
+    formats: tuple[str, ...],
+    out: str | None,
+    tolerance: float | None,
+    samples: int | None,
+    no_check: bool,
+    best: bool,
+    spec: str | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
+) -> None:
+    """Export SOURCE (a spec, a .keras file or a run directory) and check each artifact.
+
+    Each artifact is reloaded in its own runtime (Keras, TensorFlow, LiteRT,
+    onnxruntime, OpenVINO), run on sample inputs (the spec's data, else random)
+    and compared with the Keras model; the max abs difference is printed. An
+    artifact over tolerance is not written, and the exit code is 1.
+    """
+    chosen = _export_formats(formats)
+    path = Path(source)
+    _quiet_tensorflow()
+    from ..export import FORMATS, export_all, export_model
+
+    try:
+        if not chosen:  # the spec's export section
+            from ..rundir import run_spec
+            from ..spec.validate import load_spec
+
+            loaded: ModelSpec | None = None
+            if path.is_dir():
+                loaded = run_spec(path, plugins=plugins, allow_imports=allow_imports)
+            else:
+                named = spec or (source if path.suffix != ".keras" else None)
+                loaded = load_spec(named, plugins=plugins) if named else None
+            if loaded is None or loaded.export is None:
+                raise click.UsageError("give --format FMT (the spec has no export: section)")
+            chosen = list(loaded.export.formats)
+        options: dict[str, Any] = {
+            "check": not no_check,
+            "tolerance": tolerance,
+            "samples": samples,
+            "spec": spec,
+            "plugins": plugins,
+            "allow_imports": allow_imports,
+            "best": best,
+        }
+        default_dir = path / "export" if path.is_dir() else Path(".")
+        # -o names the artifact for one format, unless it is a folder to export
+        # into; a SavedModel there is the artifact itself (the same command twice
+        # replaces it rather than nesting a new one inside it)
+        saved_model = out is not None and (Path(out) / "saved_model.pb").is_file()
+        as_file = (
+            out is not None
+            and len(chosen) == 1
+            and (not Path(out).is_dir() or (saved_model and chosen[0] == "saved_model"))
+            and not out.endswith(("/", os.sep))
+        )
+        if as_file:
+            assert out is not None
+            suffix = FORMATS[chosen[0]].suffix
+            if suffix and not out.endswith(suffix):
+                raise click.BadParameter(
+                    f"expected a path ending in {suffix} for {chosen[0]}. Received: {out}",
+                    param_hint="'--out'",
+                )
+            results = [export_model(source, chosen[0], out, **options)]
+            failures: list[tuple[str, ExportError]] = []
+        else:
+            results, failures = export_all(source, chosen, out or default_dir, **options)
+    except SpecError as err:
+        _fail_spec(err, spec or source)
+    except (PluginError, RunError) as err:
+        raise _usage_error(err) from None
+    except (ExportError, ModelLoadError) as err:
+        _fail(err)
+    for result in results:
+        click.echo(result.summary())
+    for _, error in failures:
+        click.echo(f"Error: {error}", err=True)
+    if failures:
+        sys.exit(EXIT_BAD_SPEC)

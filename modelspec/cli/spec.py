@@ -1,0 +1,339 @@
+"""The verbs about specs: validate, expand, build, plot, schema, layers, ops."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import (
+    PluginError,
+    SpecError,
+)
+from .common import (
+    EXIT_BAD_SPEC,
+    _before_plugins,
+    _fail,
+    _fail_spec,
+    _plugin_options,
+    _plural,
+    _print_diagnostics,
+    _quiet_tensorflow,
+    _usage_error,
+    main,
+)
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output for people, or JSON for tools.",
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@_plugin_options
+def validate(
+    specs: tuple[str, ...], fmt: str, strict: bool, plugins: tuple[str, ...], allow_imports: bool
+) -> None:
+    """Check SPECS and report every problem, each as FILE:LINE:COL: PATH: MESSAGE.
+
+    Exits 0 when every spec is valid, 1 when one is not. Specs that only use
+    built-in layers are checked without importing TensorFlow.
+    """
+    from ..spec.validate import validate_spec
+
+    _before_plugins(plugins, allow_imports)
+    results = []
+    failed = False
+    for path in specs:
+        try:
+            report = validate_spec(path, plugins=plugins, allow_imports=allow_imports)
+        except PluginError as err:
+            raise _usage_error(err) from None
+        bad = bool(report.errors) or (strict and bool(report.warnings))
+        failed |= bad
+        results.append((path, report, bad))
+    if fmt == "json":
+        payload = {
+            "ok": not failed,
+            "files": [
+                {
+                    "file": path,
+                    "ok": not bad,
+                    "errors": len(report.errors),
+                    "warnings": len(report.warnings),
+                    "diagnostics": [d.to_dict() for d in report.diagnostics],
+                }
+                for path, report, bad in results
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        for path, report, _ in results:
+            _print_diagnostics(report.diagnostics)
+            if report.spec is not None and not report.diagnostics:
+                spec = report.spec
+                click.echo(
+                    f"{path}: ok ({_plural(len(spec.inputs), 'input')}, "
+                    f"{_plural(len(spec.layers), 'layer')}, "
+                    f"{_plural(len(spec.output_refs), 'output')})"
+                )
+            else:
+                click.echo(
+                    f"{path}: {_plural(len(report.errors), 'error')}, "
+                    f"{_plural(len(report.warnings), 'warning')}"
+                )
+    if failed:
+        sys.exit(EXIT_BAD_SPEC)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@_plugin_options
+def expand(spec: str, plugins: tuple[str, ...], allow_imports: bool) -> None:
+    """Print SPEC as modelspec reads it: vars substituted, repeats unrolled.
+
+    Blocks are kept as written; each node ends with a comment naming its
+    source line. The output is itself a spec of the same model. Problems go
+    to stderr (exit 1), after the expansion is printed.
+    """
+    from ..spec.expand import expand as expand_document
+    from ..spec.loader import load_document
+    from ..spec.render import render
+    from ..spec.validate import validate_spec
+
+    _before_plugins(plugins, allow_imports)
+    try:
+        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
+    except PluginError as err:
+        raise _usage_error(err) from None
+    try:
+        expanded, _ = expand_document(load_document(spec))
+        click.echo(render(expanded), nl=False)
+    except SpecError:
+        pass  # not a document: the report says why
+    _print_diagnostics(report.diagnostics, err=True)
+    if report.errors:
+        sys.exit(EXIT_BAD_SPEC)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Save the built model to this .keras file.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the parameter counts.")
+@click.option(
+    "--block",
+    metavar="NAME",
+    help="Build this block alone (its first instance's params, its declared input shapes).",
+)
+@_plugin_options
+def build(
+    spec: str,
+    output: str | None,
+    quiet: bool,
+    block: str | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
+) -> None:
+    """Build SPEC into a Keras model; print its summary and parameter counts.
+
+    A layer Keras refuses (a shape or dtype mismatch) is reported at its
+    node's line in the spec, like a validation error. With --block, build one
+    of the spec's blocks alone (a VAE's decoder).
+    """
+    if output is not None and not output.endswith(".keras"):
+        raise click.BadParameter(
+            f"expected a path ending in .keras. Received: {output}", param_hint="'--output'"
+        )
+    from ..spec.validate import validate_spec
+
+    _before_plugins(plugins, allow_imports)
+    try:
+        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
+    except PluginError as err:
+        raise _usage_error(err) from None
+    _print_diagnostics(report.diagnostics, err=True)
+    if report.spec is None:
+        click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    _quiet_tensorflow()
+    from ..build import build_model
+
+    if block is not None and block not in report.spec.blocks:
+        from ..errors import did_you_mean
+
+        known = ", ".join(report.spec.blocks) or "none"
+        hint = did_you_mean(block, report.spec.blocks) or f" Its blocks: {known}."
+        raise click.BadParameter(f"no block '{block}' in {spec}.{hint}", param_hint="'--block'")
+    try:
+        model = build_model(report.spec, block=block)
+    except SpecError as err:
+        _print_diagnostics(err.diagnostics, err=True)
+        click.echo(f"{spec}: {_plural(len(err.errors), 'error')}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    if not quiet:
+        model.summary(print_fn=lambda line, *_, **__: click.echo(line))
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    total = model.count_params()
+    click.echo(
+        f"{model.name}: {total:,} parameters ({trainable:,} trainable, "
+        f"{total - trainable:,} non-trainable)"
+    )
+    if output is not None:
+        from ..rundir import save_model
+
+        save_model(model, Path(output))
+        click.echo(f"saved {output}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The drawing: .mmd (Mermaid text), or .svg / .png (needs pydot and Graphviz).",
+)
+@_plugin_options
+def plot(spec: str, output: str, plugins: tuple[str, ...], allow_imports: bool) -> None:
+    """Draw the model SPEC builds: one node per layer or op, blocks as subgraphs.
+
+    Each node shows its name, type, output shape and parameters. A .mmd file
+    is Mermaid text (GitHub renders it in Markdown); .svg and .png are drawn
+    by keras.utils.plot_model.
+    """
+    from ..plot import suffix_problem
+
+    problem = suffix_problem(output)
+    if problem:
+        raise click.BadParameter(problem, param_hint="'--output'")
+    from ..errors import ModelSpecError
+    from ..spec.validate import validate_spec
+
+    _before_plugins(plugins, allow_imports)
+    try:
+        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
+    except PluginError as err:
+        raise _usage_error(err) from None
+    _print_diagnostics(report.diagnostics, err=True)
+    if report.spec is None:
+        click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    _quiet_tensorflow()
+    from ..plot import plot as draw
+
+    try:
+        written = draw(report.spec, output)
+    except SpecError as err:
+        _fail_spec(err, spec)
+    except ModelSpecError as err:
+        _fail(err)
+    click.echo(f"wrote {written}")
+
+
+@main.command()
+@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
+def schema(indent: int) -> None:
+    """Print the JSON Schema of a spec, per-layer-type arguments included.
+
+    Save it and point your YAML editor at it, e.g. with a first line
+    `# yaml-language-server: $schema=modelspec.schema.json`.
+    """
+    from ..spec.jsonschema import spec_json_schema
+
+    click.echo(json.dumps(spec_json_schema(), indent=indent or None))
+
+
+@main.command()
+@click.argument("pattern", required=False)
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
+def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
+    """List the layer types a spec can use, and their arguments.
+
+    PATTERN filters the names: a glob (`Conv*`) or a substring, case-insensitive.
+    Naming exactly one type shows its details.
+    """
+    from .. import catalogue, registry
+    from .. import plugins as plugin_loader
+    from ..errors import did_you_mean
+
+    _before_plugins(plugins, plugin_loader.has_entry_point_plugins())
+    try:
+        plugin_loader.load_plugins(plugins)
+        plugin_loader.load_entry_point_plugins()
+    except PluginError as err:
+        raise _usage_error(err) from None
+    names = sorted({*catalogue.builtin_layer_names(), *registry.layers})
+    if pattern:
+        glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+        names = [n for n in names if fnmatch.fnmatch(n.lower(), glob.lower())]
+        exact = [n for n in names if n.lower() == pattern.lower()]
+        names = exact or names
+    if not names:
+        hint = did_you_mean(pattern or "", catalogue.builtin_layer_names())
+        raise click.UsageError(f"no layer type matches '{pattern}'.{hint}")
+    detail = len(names) == 1
+    for name in names:
+        sig = registry.layer_signature(name)
+        if sig is None:
+            continue
+        args = ", ".join(
+            a.name if a.required else f"{a.name}={a.default!r}"
+            for a in sig.args.values()
+            if detail or a.name not in catalogue.BASE_LAYER_ARGS
+        )
+        click.echo(f"{name} [{sig.source}]: {args}")
+        if detail:
+            click.echo(f"  {sig.summary}")
+            click.echo(f"  call arguments: {', '.join(sig.call_args)}")
+            for arg in sig.args.values():
+                need = "required" if arg.required else f"default {arg.default!r}"
+                click.echo(f"  {arg.name}: {arg.kind.description} ({need})")
+
+
+@main.command()
+@click.argument("pattern", required=False)
+def ops(pattern: str | None) -> None:
+    """List the keras.ops functions a spec can call, and their parameters.
+
+    PATTERN filters the names: a glob (`*max*`) or a substring, case-insensitive.
+    Naming exactly one op shows its parameters; naming a refused op says why.
+    """
+    from .. import catalogue
+    from ..errors import did_you_mean
+
+    key = (pattern or "").lower()
+    refused = catalogue.refused_op(key)
+    if refused:
+        click.echo(f"Error: {key} cannot be used in a spec: {refused}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    names = catalogue.op_names()
+    if key:
+        glob = key if any(c in key for c in "*?[") else f"*{key}*"
+        names = [n for n in names if fnmatch.fnmatch(n, glob)]
+        names = [n for n in names if n == key] or names
+    if not names:
+        hint = did_you_mean(key, catalogue.op_names())
+        raise click.UsageError(f"no op matches '{pattern}'.{hint}")
+    sigs = [sig for sig in map(catalogue.op_signature, names) if sig is not None]
+    if len(sigs) > 1:
+        for sig in sigs:
+            click.echo(f"{sig.name}: {sig.summary}")
+        return
+    click.echo(str(sigs[0]))
+    click.echo(f"  {sigs[0].summary}")
+    for param in sigs[0].params:
+        click.echo(f"  {param.name}: {param.describe()}")
