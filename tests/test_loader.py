@@ -347,3 +347,44 @@ def test_special_files_are_refused_without_reading_them(tmp_path: Path) -> None:
         "to a file first",
         "zero.yaml: 1 error, 0 warnings",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a: 1\n\tb: 2\n",
+            "<string>:2:1: invalid YAML: found a tab character that violates indentation. "
+            "YAML indents with spaces, not tabs: replace the tab on line 2",
+        ),
+        (
+            "layers:\n  - name: a\n    type: Dense\n   units: 3\n",
+            "<string>:4:4: invalid YAML: did not find expected '-' indicator. 'units' at line 4 "
+            "starts at column 4, between 'layers' (column 1, line 1) and 'type' (column 5, "
+            "line 3): line it up with one of them; keys of one mapping start in the same column "
+            "(YAML reads nesting from indentation)",
+        ),
+        (
+            "layers:\n  - name: a\n     type: Dense\n",
+            "<string>:3:10: invalid YAML: mapping values are not allowed in this context. 'type' "
+            "at line 3 starts at column 6, right of 'name' at line 2 (column 5): keys of one "
+            "mapping start in the same column (YAML reads nesting from indentation)",
+        ),
+        (
+            "inputs:\n  - {name: x, shape: [4]}\n layers: 3\n",
+            "<string>:3:2: invalid YAML: did not find expected key. 'layers' at line 3 starts at "
+            "column 2, between 'inputs' (column 1, line 1) and '{name: x, shape: [4]}' (column "
+            "5, line 2): line it up with one of them; keys of one mapping start in the same "
+            "column (YAML reads nesting from indentation)",
+        ),
+        (
+            "name: a: b\n",
+            "<string>:1:8: invalid YAML: mapping values are not allowed in this context. A value "
+            "holding ': ' must be quoted: name: 'a: b'",
+        ),
+    ],
+)
+def test_yaml_syntax_errors_get_a_hint(text: str, message: str) -> None:
+    with pytest.raises(SpecLoadError) as err:
+        load_document(text)
+    assert err.value.diagnostics[0].format() == message

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import Diagnostic, SpecLoadError
+from ..errors import Diagnostic, SpecLoadError, clipped
 from .guard import (
     check_characters,
     check_data,
@@ -302,12 +302,77 @@ def _parse(text: str, doc: Document) -> Any:
                     f". Inside [...] or {{...}}, YAML reads '[' as the start of a list: "
                     f"quote indexed references, e.g. '{ref.group(1)}'"
                 )
+        if mark is not None:
+            problem += _syntax_hint(problem, text.splitlines(), mark.line)
         raise fail(doc.file, f"invalid YAML: {problem}", *(pos(mark) if mark else (0, 0))) from err
     finally:
         loader.dispose()
     if root is None:
         return None
     return _Builder(loader, doc).build(root, ())
+
+
+_INDENTATION = ("did not find expected key", "expected '-' indicator", "expected <block end>")
+
+
+def _syntax_hint(problem: str, lines: list[str], index: int) -> str:
+    """A hint in modelspec's words for PyYAML's usual syntax errors (``index``: 0-based line).
+
+    Example:
+        >>> _syntax_hint("did not find expected key", ["a:", "  b: 1", " c: 2"], 2)
+        ". 'c' at line 3 starts at column 2, between 'a' (column 1, line 1) and 'b' (column 3, line 2): line it up with one of them; keys of one mapping start in the same column (YAML reads nesting from indentation)"
+    """  # noqa: E501
+    line = lines[index] if 0 <= index < len(lines) else ""
+    if "tab" in problem:
+        return f". YAML indents with spaces, not tabs: replace the tab on line {index + 1}"
+    indentation = any(p in problem for p in _INDENTATION)
+    if "mapping values are not allowed" in problem:
+        value = line.split(": ", 1)[1] if ": " in line else ""
+        if ": " in value and not value.lstrip().startswith(("'", '"', "{", "[")):
+            name = line.split(":", 1)[0].strip(" -")
+            return f". A value holding ': ' must be quoted: {name}: '{value.strip()}'"
+        indentation = True
+    if not indentation:
+        return ""
+
+    def column(text: str) -> int:  # where a line's key starts, after any '- '
+        stripped = text.lstrip(" ")
+        indent = len(text) - len(stripped)
+        while stripped.startswith("- "):
+            indent += 2
+            stripped = stripped[2:]
+        return indent + 1
+
+    def key(text: str) -> str:  # a line's key, or its flow item
+        item = text.strip().lstrip("- ")
+        return clipped(item if item.startswith(("{", "[")) else item.split(":", 1)[0].strip(), 30)
+
+    if not line.strip():
+        return ""
+    here = column(line)
+    above = [
+        (i, column(lines[i]))
+        for i in range(index - 1, -1, -1)
+        if lines[i].strip() and not lines[i].lstrip().startswith("#")
+    ]
+    if not above:
+        return ""
+    start = f". '{key(line)}' at line {index + 1} starts at column {here}"
+    rule = "keys of one mapping start in the same column (YAML reads nesting from indentation)"
+    nearest, nearest_column = above[0]
+    if nearest_column < here:
+        return (
+            f"{start}, right of '{key(lines[nearest])}' at line {nearest + 1} "
+            f"(column {nearest_column}): {rule}"
+        )
+    left = next(((i, c) for i, c in above if c < here), None)
+    if left is None:
+        return f"{start}, left of the line above (column {nearest_column}): {rule}"
+    return (
+        f"{start}, between '{key(lines[left[0]])}' (column {left[1]}, line {left[0] + 1}) and "
+        f"'{key(lines[nearest])}' (column {nearest_column}, line {nearest + 1}): line it up with "
+        f"one of them; {rule}"
+    )
 
 
 def _is_path(source: str) -> bool:
