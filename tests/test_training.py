@@ -98,6 +98,10 @@ def test_callbacks_by_name_with_arguments(write_spec: Callable[..., str], tmp_pa
     spec = write_spec(SMALL.replace("  epochs: 3\n", callbacks))
     result = train(spec, out_dir=tmp_path)
     assert len(result.history["loss"]) == 2  # stopped: no epoch improves the loss by 10
+    assert (result.epochs, result.stopped_early) == (30, "loss did not improve for 1 epoch")
+    code, out = run("train", spec, "--out", str(tmp_path / "cli"))
+    assert code == 0, out
+    assert "epochs: 2 of 30, stopped early: loss did not improve for 1 epoch (best " in out
 
 
 def test_run_file_callbacks_take_their_arguments_without_a_path(
@@ -531,6 +535,7 @@ def test_cli_train_evaluate_predict(write_spec: Callable[..., str], tmp_path: Pa
     code, out = run("evaluate", str(run_dir))
     assert code == 0, out
     assert out.splitlines()[0].startswith("loss: ") and out.splitlines()[1].startswith("accuracy: ")
+    assert out.splitlines()[2] == "evaluated on the test split of the spec's data: 360 rows"
     np.savez(tmp_path / "in.npz", x=np.zeros((3, 64)))
     code, out = run(
         "predict",
@@ -581,3 +586,12 @@ def test_every_offline_spec_trains_an_epoch(path: Path, tmp_path: Path) -> None:
     assert len(result.history["loss"]) == 1
     assert np.isfinite(result.metrics["loss"])
     assert (result.run_dir / "model.keras").exists()
+
+
+def test_progress_is_a_line_per_epoch_unless_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelspec.training.fit import progress
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert (progress(None), progress(1), progress(0)) == (2, 1, 0)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert progress(None) == 1

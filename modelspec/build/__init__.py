@@ -13,6 +13,6 @@ Example:
     153098
 """
 
-from .model import build_model, deep_graph, load_model, make_optimizer
+from .model import build_model, deep_graph, graph_size, load_model, make_optimizer
 
-__all__ = ["build_model", "deep_graph", "load_model", "make_optimizer"]
+__all__ = ["build_model", "deep_graph", "graph_size", "load_model", "make_optimizer"]

@@ -185,17 +185,19 @@ def build_model(
         'antirectifier_digits'
     """
     loaded = load_spec(spec, plugins=plugins, allow_imports=allow_imports)
-    with deep_graph(_size(loaded.document)):
+    with deep_graph(graph_size(loaded.document)):
         if block is not None:
             return _block(loaded, block)
         return _Model(loaded).build()
 
 
-def _size(doc: Document) -> int:
-    """How many nodes a document's graph has, block bodies included."""
+def graph_size(doc: Document) -> int:
+    """How many nodes a document's graph has, block bodies included (for :func:`deep_graph`)."""
     layers = doc.data.get("layers") if isinstance(doc.data, dict) else None
     count = len(layers) if isinstance(layers, list) else 0
-    return count + sum(_size(body) for body in (*doc.bodies.values(), *doc.definitions.values()))
+    return count + sum(
+        graph_size(body) for body in (*doc.bodies.values(), *doc.definitions.values())
+    )
 
 
 def _first_use(doc: Document, block: str) -> list[str] | None:

@@ -118,7 +118,12 @@ def train(
     if history.get(monitor):
         values = history[monitor]
         best = min(range(len(values)), key=values.__getitem__)
-        click.echo(f"epochs: {done} (best {monitor} {values[best]:.4f} at epoch {best + 1})")
+        planned = f" of {result.epochs}" if result.epochs > done else ""
+        stopped = f", stopped early: {result.stopped_early}" if result.stopped_early else ""
+        click.echo(
+            f"epochs: {done}{planned}{stopped} (best {monitor} {values[best]:.4f} at epoch "
+            f"{best + 1})"
+        )
     if result.metrics:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
         click.echo(f"test: {shown}")
@@ -155,10 +160,10 @@ def evaluate(
     training), or every row of --data FILE. Prints one `metric: value` per line.
     """
     _quiet_tensorflow()
-    from ..training import evaluate as run_evaluate
+    from ..training.inference import evaluate_on
 
     try:
-        metrics = run_evaluate(source, spec=spec, data=data, plugins=plugins, best=best)
+        metrics, used = evaluate_on(source, spec=spec, data=data, plugins=plugins, best=best)
     except SpecError as err:
         _fail_spec(err, spec or source)
     except (PluginError, RunError) as err:
@@ -167,6 +172,7 @@ def evaluate(
         _fail(err)
     for key, value in metrics.items():
         click.echo(f"{key}: {value:.6g}")
+    click.echo(f"evaluated on {used}")
 
 
 @main.command()

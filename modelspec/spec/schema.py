@@ -259,6 +259,8 @@ class TrainSpec(_Strict):
         jit_compile: XLA compilation (``model.compile``): true, false or ``auto``.
         monitor: Quantity the best checkpoint is chosen by (default ``val_loss``).
         verbose: Keras's progress output: 0 silent, 1 progress bar, 2 a line per epoch.
+            Default: a progress bar on a terminal, a line per epoch otherwise (a log
+            file or CI output gets no ``\r`` and ``\b`` sequences).
     """
 
     data: DataSpec
@@ -270,7 +272,7 @@ class TrainSpec(_Strict):
     steps_per_execution: Annotated[StrictInt, Field(gt=0)] = 1
     jit_compile: bool | Literal["auto"] = "auto"
     monitor: StrictStr | None = None
-    verbose: Literal[0, 1, 2] = 1
+    verbose: Literal[0, 1, 2] | None = None
 
 
 ExportFormat = Literal["keras", "saved_model", "litert", "onnx", "openvino"]

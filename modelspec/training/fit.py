@@ -36,6 +36,7 @@ import datetime
 import json
 import os
 import shlex
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ import yaml
 
 from .. import data as data_module
 from .._version import __version__
-from ..build import build_model, deep_graph, load_model
+from ..build import build_model, deep_graph, graph_size, load_model
 from ..errors import ExportError, ModelSpecError, RunInterrupted, SpecError, TrainingFailed
 from ..files import write_text
 from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
@@ -79,6 +80,9 @@ class TrainResult:
         export_errors: ``(format, error)`` for each export that failed; the
             run itself is complete.
         already_done: The run being resumed had finished: nothing was trained.
+        epochs: The epochs the run was to train (``train.epochs`` or ``--epochs``).
+        stopped_early: Why a callback ended the run before them (early
+            stopping: ``val_loss did not improve for 5 epochs``), else ``None``.
     """
 
     model: keras.Model
@@ -88,6 +92,8 @@ class TrainResult:
     exports: list[ExportResult] = dataclasses.field(default_factory=list)
     export_errors: list[tuple[str, ExportError]] = dataclasses.field(default_factory=list)
     already_done: bool = False
+    epochs: int = 0
+    stopped_early: str | None = None
 
 
 def _resolve(
@@ -245,7 +251,7 @@ def _run(
     )
     callbacks, state = make_callbacks(loaded, run_dir, val_ds is not None)
     initial_epoch = state.restore(model)  # a resumed run: its last committed epoch
-    with deep_graph(len(loaded.layers)):
+    with deep_graph(graph_size(loaded.document)):
         model.fit(
             train_ds,
             validation_data=val_ds,
@@ -253,7 +259,7 @@ def _run(
             epochs=total_epochs,
             shuffle=False,  # the tf.data pipeline shuffles (seeded)
             callbacks=callbacks,
-            verbose=settings.verbose if verbose is None else verbose,
+            verbose=progress(settings.verbose if verbose is None else verbose),
         )
     history = read_history(run_dir)
     metrics = _evaluate(model, data, settings.batch_size)
@@ -263,10 +269,22 @@ def _run(
     meta |= {"status": "done", "finished": datetime.datetime.now().isoformat(timespec="seconds")}
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     state.finish()
-    result = TrainResult(model, history, metrics, run_dir)
+    result = TrainResult(model, history, metrics, run_dir, epochs=total_epochs)
+    result.stopped_early = _stopped_early(callbacks)
     if loaded.export is not None:
         _export_run(result, loaded, meta, plugins, allow_imports)
     return result
+
+
+def _stopped_early(callbacks: Iterable[Any]) -> str | None:
+    """Why an early-stopping callback ended the run, if one did."""
+    import keras
+
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.EarlyStopping) and callback.stopped_epoch > 0:
+            waited = max(callback.wait, 1)
+            return f"{callback.monitor} did not improve for {waited} epoch{'s' * (waited > 1)}"
+    return None
 
 
 def _export_run(
@@ -313,3 +331,16 @@ def _evaluate(model: keras.Model, data: Data, batch_size: int) -> dict[str, floa
         data_module.to_dataset(data.test, batch_size=batch_size), verbose=0, return_dict=True
     )
     return loss_first(values)
+
+
+def progress(verbose: int | None) -> int:
+    """Keras's ``verbose`` for ``fit``: as asked, else a progress bar on a terminal and a
+    line per epoch when the output goes to a file or a CI log.
+
+    Example:
+        >>> progress(0), progress(2)
+        (0, 2)
+    """
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2

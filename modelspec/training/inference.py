@@ -77,6 +77,18 @@ def evaluate(
             evaluate("runs/antirectifier_digits-20261123-101500")
             # {'loss': 0.09..., 'accuracy': 0.97...}
     """
+    return evaluate_on(source, spec=spec, data=data, plugins=plugins, best=best)[0]
+
+
+def evaluate_on(
+    source: PathLike,
+    *,
+    spec: PathLike | ModelSpec | None = None,
+    data: PathLike | None = None,
+    plugins: Iterable[str] = (),
+    best: bool = False,
+) -> tuple[dict[str, float], str]:
+    """:func:`evaluate`, and which data it used: ``test split of the spec's data: 360 rows``."""
     model, loaded = model_and_spec(source, spec, plugins, best)
     if loaded is None or loaded.train is None:
         raise RunError(
@@ -99,7 +111,9 @@ def evaluate(
         verbose=0,
         return_dict=True,
     )
-    return loss_first(values)
+    rows = len(next(iter(chosen.x.values())))
+    used = f"every row of {data}" if data is not None else "the test split of the spec's data"
+    return loss_first(values), f"{used}: {rows:,} rows"
 
 
 def _with_data_file(spec: ModelSpec, path: Path) -> ModelSpec:
