@@ -784,3 +784,14 @@ def test_export_section_is_checked() -> None:
     ]
     good = text.replace("[onxx, litert]", "[onnx, litert]").replace("-1", "{onnx: 1e-3}")
     assert lines(good.replace("  sample: 3\n", "  samples: 3\n")) == []
+
+
+def test_a_first_layer_without_inputs_is_reported_once() -> None:
+    report = validate_spec(
+        "modelspec: 1\nname: two\ninputs: [{name: a, shape: [2]}, {name: b, shape: [2]}]\n"
+        "layers: [{name: d, type: Dense, units: 1}]\noutputs: [d]\n"
+    )
+    assert [d.format() for d in report.diagnostics] == [
+        "<string>:4:10: layers[0] (d): missing `inputs:`: the first layer must say which of "
+        "the inputs (a, b) it takes"
+    ]

@@ -104,6 +104,7 @@ def check_graph(ctx: Context) -> None:
                 "missing `inputs:`: the first layer must say which of "
                 f"the inputs ({', '.join(map(str, input_names))}) it takes",
             )
+            ctx.broken_refs = True  # its inputs look unused: this is why, reported once
             continue
         deps[name].extend(aliases.get(n, n) for n in _refs(ctx, i, node, field_, known, sig))
     outputs = [aliases.get(n, n) for n in _outputs(ctx, known)]
