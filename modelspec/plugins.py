@@ -18,6 +18,8 @@ Example:
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Iterable
 
 from .errors import PluginError
@@ -32,13 +34,17 @@ def import_module(module: str) -> None:
     Raises:
         PluginError: It cannot be found, or raised while importing.
     """
+    here = os.getcwd()
+    if here not in sys.path:  # as `python -m` does: a project's own modules import
+        sys.path.append(here)
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as err:
         if err.name and module.startswith(err.name):
             raise PluginError(
-                f"cannot import plugin module '{module}': no module named '{err.name}'. "
-                "Check the name and that its package is installed in this environment."
+                f"cannot import plugin module '{module}': no module named '{err.name}' in "
+                f"this environment or in the current folder ({here}). Check the name, install "
+                "its package, or run from the folder that holds it."
             ) from None
         raise PluginError(f"plugin module '{module}' failed to import: {err}") from err
     except Exception as err:  # a plugin's own bug: report it, do not crash
@@ -47,11 +53,16 @@ def import_module(module: str) -> None:
         ) from err
 
 
+#: Modules the user named with ``--plugin`` (``plugins=``): a spec may list them in ``imports:``.
+ALLOWED: set[str] = set()
+
+
 def load_plugins(modules: Iterable[str]) -> list[str]:
     """Import the named plugin modules; returns their names."""
     loaded = []
     for module in modules:
         import_module(module)
+        ALLOWED.add(module)
         loaded.append(module)
     return loaded
 

@@ -314,3 +314,24 @@ def test_build_one_block_alone(write_spec: Callable[..., str]) -> None:
     code, out = run("build", "--block", "towr", path)
     assert code == 2
     assert "no block 'towr' in spec.yaml. Did you mean 'tower'?" in out
+
+
+def test_help_lists_every_verb_with_its_whole_first_sentence() -> None:
+    code, out = run("--help")
+    commands = out.split("Commands:")[1]
+    assert code == 0 and "..." not in commands
+    listed = [line.split()[0] for line in commands.splitlines() if line[2:3].isalpha()]
+    assert listed == [
+        "build", "evaluate", "expand", "export", "layers", "ops", "plot", "predict", "schema",
+        "train", "validate",
+    ]  # fmt: skip
+    assert "export them." in out and "parameter\n            counts." in out
+
+
+def test_layers_lists_every_match_the_exact_one_first() -> None:
+    code, out = run("layers", "dense")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("Dense [keras]: units, ")
+    assert lines[-1] == "also matching: CustomDense, EinsumDense, TwoInputDense"
+    code, out = run("layers")
+    assert "Antirectifier [modelspec]: no arguments\n" in out

@@ -190,3 +190,24 @@ def test_spec_imports_run_only_when_allowed(plugin_dir: Path) -> None:
         build_model(spec)
     assert "msplug_imp" not in sys.modules
     assert build_model(spec, allow_imports=True).count_params() == 0
+
+
+def test_a_plugin_in_the_current_folder_imports_and_may_be_a_spec_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "msplug_here.py").write_text(PLUGIN.format(name="DoublerHere"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    spec = "imports: [msplug_here]\n" + SPEC.replace(", factor: 3.0", "") % "DoublerHere"
+    try:
+        report = validate_spec(spec, plugins=["msplug_here"])  # named by --plugin: allowed
+        assert report.ok, report.diagnostics
+    finally:
+        sys.modules.pop("msplug_here", None)
+        plugin_loader.ALLOWED.discard("msplug_here")
+    with pytest.raises(PluginError) as err:
+        validate_spec(spec, plugins=["msplug_elsewhere"])
+    assert (
+        f"no module named 'msplug_elsewhere' in this environment or in the current folder ({tmp_path})"
+        in str(err.value)
+    )

@@ -264,7 +264,7 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
     """List the layer types a spec can use, and their arguments.
 
     PATTERN filters the names: a glob (`Conv*`) or a substring, case-insensitive.
-    Naming exactly one type shows its details.
+    A type named exactly shows its details, then the other matches.
     """
     from .. import catalogue, registry
     from .. import plugins as plugin_loader
@@ -281,27 +281,30 @@ def layers(pattern: str | None, plugins: tuple[str, ...]) -> None:
         glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
         names = [n for n in names if fnmatch.fnmatch(n.lower(), glob.lower())]
         exact = [n for n in names if n.lower() == pattern.lower()]
-        names = exact or names
+        names = exact + [n for n in names if n not in exact]
     if not names:
         hint = did_you_mean(pattern or "", catalogue.builtin_layer_names())
         raise click.UsageError(f"no layer type matches '{pattern}'.{hint}")
-    detail = len(names) == 1
-    for name in names:
+    for i, name in enumerate(names):
         sig = registry.layer_signature(name)
         if sig is None:
             continue
+        detail = i == 0 and (len(names) == 1 or name.lower() == (pattern or "").lower())
         args = ", ".join(
             a.name if a.required else f"{a.name}={a.default!r}"
             for a in sig.args.values()
             if detail or a.name not in catalogue.BASE_LAYER_ARGS
         )
-        click.echo(f"{name} [{sig.source}]: {args}")
+        click.echo(f"{name} [{sig.source}]: {args or 'no arguments'}")
         if detail:
             click.echo(f"  {sig.summary}")
             click.echo(f"  call arguments: {', '.join(sig.call_args)}")
             for arg in sig.args.values():
                 need = "required" if arg.required else f"default {arg.default!r}"
                 click.echo(f"  {arg.name}: {arg.kind.description} ({need})")
+            if len(names) > 1:
+                click.echo(f"also matching: {', '.join(names[1:])}")
+                break
 
 
 @main.command()

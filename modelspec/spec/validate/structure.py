@@ -204,7 +204,8 @@ def check_imports(ctx: Context) -> None:
     modules = ctx.data.get("imports")
     if not modules or not isinstance(modules, list):
         return
-    if not ctx.allow_imports:
+    allowed = all(isinstance(m, str) and m in plugins.ALLOWED for m in modules)  # by --plugin
+    if not ctx.allow_imports and not allowed:
         names = clipped(", ".join(str(m) for m in modules))
         ctx.add(
             ("imports",),
