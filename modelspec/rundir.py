@@ -96,7 +96,13 @@ def model_file(run_dir: Path, best: bool = False) -> Path:
     return path
 
 
-def save_model(model: keras.Model, target: Path) -> None:
-    """``model.save`` to ``target`` atomically."""
+def save_model(
+    model: keras.Model, target: Path, *, spec_text: str | None = None, source: str = ""
+) -> None:
+    """``model.save`` to ``target`` atomically, stamped with its provenance (the spec's
+    text and where it came from) so ``read_provenance`` reads it like an export's."""
+    from .provenance import provenance, stamp_keras
+
     with atomic_path(target) as tmp:
         model.save(tmp)
+        stamp_keras(tmp, provenance(spec_text, source or str(target), "keras"))

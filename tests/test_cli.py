@@ -335,3 +335,14 @@ def test_layers_lists_every_match_the_exact_one_first() -> None:
     assert lines[-1] == "also matching: CustomDense, EinsumDense, TwoInputDense"
     code, out = run("layers")
     assert "Antirectifier [modelspec]: no arguments\n" in out
+
+
+def test_a_built_model_file_carries_its_provenance(tmp_path: Path) -> None:
+    from modelspec import read_provenance
+
+    out = tmp_path / "m.keras"
+    code, _ = run("build", "-q", GOOD, "-o", str(out))
+    record = read_provenance(out)
+    assert code == 0 and (record["format"], record["source"]) == ("keras", GOOD)
+    assert record["spec"] == Path(GOOD).read_text(encoding="utf-8")
+    assert load_model(out).name == "antirectifier_digits"

@@ -32,6 +32,7 @@ STAGES = (
     "layers",
     "build",
     "plot",
+    "provenance",
     "data",
     "rundir",
     "export",

@@ -536,6 +536,11 @@ def test_cli_train_evaluate_predict(write_spec: Callable[..., str], tmp_path: Pa
     assert code == 0, out
     assert out.splitlines()[0].startswith("loss: ") and out.splitlines()[1].startswith("accuracy: ")
     assert out.splitlines()[2] == "evaluated on the test split of the spec's data: 360 rows"
+    from modelspec import read_provenance
+
+    record = read_provenance(run_dir / "model.keras")
+    assert record["source"] == str(run_dir / "spec.yaml")
+    assert record["spec"] == (run_dir / "spec.yaml").read_text(encoding="utf-8")
     np.savez(tmp_path / "in.npz", x=np.zeros((3, 64)))
     code, out = run(
         "predict",

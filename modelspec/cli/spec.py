@@ -194,7 +194,7 @@ def build(
     if output is not None:
         from ..rundir import save_model
 
-        save_model(model, Path(output))
+        save_model(model, Path(output), spec_text=Path(spec).read_text("utf-8"), source=spec)
         click.echo(f"saved {output}")
 
 

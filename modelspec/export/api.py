@@ -24,13 +24,13 @@ import numpy as np
 
 from ..console import captured_stderr
 from ..errors import ExportError
+from ..provenance import provenance
 from ..spec.schema import ModelSpec
 from .check import max_abs_diff, tolerance_for
 from .format import Format
 from .formats import FORMATS, RUNNERS, require
 from .litert import flex_ops
 from .locate import failure
-from .provenance import provenance
 from .source import LoadedSource, PathLike, Source, call_arg, flat, load_source, named_inputs
 from .staging import publish, staging
 

@@ -11,16 +11,13 @@ Example:
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 
+from ..provenance import read_keras, stamp_keras
 from .format import Format
-from .provenance import PROVENANCE
 from .source import call_arg, flat
 
 
@@ -36,18 +33,8 @@ def run(path: Path, model: keras.Model, arrays: list[np.ndarray]) -> tuple[list[
     return flat(reloaded(call_arg(reloaded, arrays), training=False)), f"keras {keras.__version__}"
 
 
-def stamp(path: Path, record: dict[str, Any]) -> None:
-    """Write ``record`` into the ``.keras`` file at ``path``."""
-    text = json.dumps(record, indent=1)
-    # Keras reads its own entries of the zip and ignores others
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(f"{PROVENANCE}.json", text)
-
-
-def read(path: Path) -> dict[str, Any]:
-    """The provenance the ``.keras`` file at ``path`` carries."""
-    with zipfile.ZipFile(path) as archive:
-        return dict(json.loads(archive.read(f"{PROVENANCE}.json")))
+stamp = stamp_keras
+read = read_keras
 
 
 KERAS = Format(

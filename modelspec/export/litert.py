@@ -20,10 +20,10 @@ from typing import Any
 import keras
 import numpy as np
 
+from ..provenance import PROVENANCE, dist_version, tf_version
 from .check import ordered, output_keys
 from .format import Format
 from .locate import Located, layers_using_ops, op_types
-from .provenance import PROVENANCE, dist_version, tf_version
 
 
 def write(model: keras.Model, path: Path, notes: list[str]) -> None:

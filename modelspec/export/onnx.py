@@ -18,9 +18,9 @@ import keras
 import numpy as np
 
 from ..errors import ExportError
+from ..provenance import PROVENANCE
 from .check import ordered, output_keys
 from .format import Format
-from .provenance import PROVENANCE
 
 
 def write(model: keras.Model, path: Path, notes: list[str]) -> None:

@@ -21,11 +21,11 @@ import keras
 import numpy as np
 
 from ..errors import ExportError
+from ..provenance import PROVENANCE, dist_version
 from .check import output_keys
 from .format import Format
 from .locate import op_list
 from .onnx import ONNX
-from .provenance import PROVENANCE, dist_version
 
 
 def _save_openvino(ov_model: Any, path: Path) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from ..provenance import PROVENANCE
 from .format import Format
-from .provenance import PROVENANCE
 from .source import call_arg, flat
 
 

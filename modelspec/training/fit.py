@@ -263,7 +263,10 @@ def _run(
         )
     history = read_history(run_dir)
     metrics = _evaluate(model, data, settings.batch_size)
-    save_model(model, run_dir / "model.keras")
+    resolved = run_dir / "spec.yaml"
+    save_model(
+        model, run_dir / "model.keras", spec_text=resolved.read_text("utf-8"), source=str(resolved)
+    )
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     plot_history(history, run_dir / "curves.png", title=loaded.name)
     meta |= {"status": "done", "finished": datetime.datetime.now().isoformat(timespec="seconds")}
