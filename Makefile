@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+YAML_LANGUAGE_SERVER := 1.25.0
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: venv run test lint format bench catalogue clean
@@ -11,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# the YAML language server editors use, for tests/test_editor.py (skipped without node)
+	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund \
+		--prefix $(VENV)/node yaml-language-server@$(YAML_LANGUAGE_SERVER) \
+		|| echo "warning: npm could not install yaml-language-server (tests/test_editor.py will say so)"; fi
 	touch $(STAMP)
 
 venv: $(STAMP)
