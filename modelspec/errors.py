@@ -30,6 +30,19 @@ ECHO_LIMIT = 80
 
 
 @dataclass(frozen=True)
+class Via:
+    """A definition a problem was found through: a block's layer for an instance."""
+
+    where: str
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.where} at {self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """One problem found in a spec, located in its source.
 
@@ -50,7 +63,7 @@ class Diagnostic:
     column: int = 0
     node: str | None = None
     severity: Severity = "error"
-    via: tuple[str, ...] = ()
+    via: tuple[Via, ...] = ()
 
     @property
     def where(self) -> str:
@@ -97,7 +110,7 @@ class Diagnostic:
             "node": self.node,
             "severity": self.severity,
             "message": self.message,
-            "via": list(self.via),
+            "via": [vars(v) for v in self.via],
         }
 
 

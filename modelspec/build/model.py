@@ -233,10 +233,10 @@ def _block(spec: ModelSpec, name: str) -> keras.Model:
     body = body_of(definition)
     if chain is None or all(i.shape is not None for i in body.inputs):
         return build_body(body, name)
-    model = _Model(spec).build()
+    used = _Model(spec).build()
     for instance in chain:  # the first use, shaped by the model
-        model = model.get_layer(instance)
-    return model
+        used = used.get_layer(instance)
+    return build_body(body, name, like=used.inputs)
 
 
 def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> keras.Model:

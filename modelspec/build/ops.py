@@ -14,27 +14,11 @@ Example:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any
 
 from ..spec import tensors
-
-#: The operators' functions on plain numbers.
-_NUMBERS: dict[str, Callable[..., Any]] = {
-    "add": operator.add,
-    "subtract": operator.sub,
-    "multiply": operator.mul,
-    "divide": operator.truediv,
-    "floor_divide": operator.floordiv,
-    "mod": operator.mod,
-    "power": operator.pow,
-    "negative": operator.neg,
-}
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+from ..spec.tensors import constant_call
 
 
 class KerasOps:
@@ -53,8 +37,9 @@ class KerasOps:
         return value
 
     def call(self, fn: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if fn in _NUMBERS and not kwargs and all(_number(a) for a in args):
-            return _NUMBERS[fn](*args)
+        constant = constant_call(fn, args, kwargs)
+        if constant is not None:
+            return constant
         return getattr(self.ops, fn)(*args, **kwargs)
 
     def item(self, value: Any, index: Any) -> Any:

@@ -4,7 +4,8 @@
   every ``${...}`` is substituted (:mod:`modelspec.spec.scalars`): a value that
   is exactly ``"${expr}"`` takes the expression's type, a longer string is
   interpolated. ``--set vars.dim=64`` changes a var for one run.
-- ``repeat: N`` on a node makes N copies named ``NAME_0 … NAME_{N-1}``, one
+- ``repeat: N`` on a node makes N copies named ``NAME_0 … NAME_{N-1}`` (or as
+  its name says, when the name holds ``${...}``: ``"stage${i + 1}"``), one
   after the other; ``${i}`` is the copy index in their values. Each later copy
   takes the copy before it in place of the first copy's first input (a
   reference or an expression; for an ``expr:`` node, its first name); a node
@@ -41,7 +42,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import Diagnostic, clipped, shown
+from ..errors import Diagnostic, Via, clipped, shown
 from . import tensors
 from .graph import NODE_KEYS, leaves, parse_ref
 from .loader import Document, PathT
@@ -202,7 +203,8 @@ def _unroll(
                 if key != "repeat"
             }
             base = copy.get("name")
-            copy["name"] = f"{base}_{c}"
+            templated = isinstance(raw_name, str) and "${" in raw_name  # named by the user
+            copy["name"] = base if templated else f"{base}_{c}"
             if c == 0:
                 first = _first_ref(copy.get("expr"))
             elif "expr" in copy and first is not None:  # the expression's first node
@@ -212,7 +214,7 @@ def _unroll(
             previous = copy["name"]
             origins[("layers", len(layers))] = where
             layers.append(copy)
-        if isinstance(base, str):
+        if isinstance(base, str) and not (isinstance(raw_name, str) and "${" in raw_name):
             aliases[base] = previous
     return layers, origins, aliases
 
@@ -382,7 +384,8 @@ def _within(parent: Document, at: PathT, name: Any) -> Callable[[Diagnostic], Di
 
     def report(found: Diagnostic) -> Diagnostic:
         outer = parent.diagnostic(at, found.message, node=node, severity=found.severity)
-        return dataclasses.replace(outer, via=(*outer.via, f"{found.where} at {found.location}"))
+        via = Via(found.where, found.file, found.line, found.column)
+        return dataclasses.replace(outer, via=(*outer.via, via))
 
     return report
 

@@ -179,7 +179,10 @@ def _value(node: ast.AST, names: Mapping[str, Any], shapes: Shapes | None) -> An
             f" Known: {', '.join(names)}." if names else " Declare it under `vars:`."
         )
         if node.id == "i":
-            hint = " `i` is the copy index, known inside a node with `repeat:`."
+            hint = (
+                " `i` is the copy index, known in the values of a node with `repeat:` (a "
+                "block's layers see an instance's index only as a param: index: \"${i}\")"
+            )
         raise ExpressionError(f"unknown name '{clipped(node.id)}'.{hint}")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         operand = _number(_value(node.operand, names, shapes))
@@ -187,14 +190,7 @@ def _value(node: ast.AST, names: Mapping[str, Any], shapes: Shapes | None) -> An
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left = _number(_value(node.left, names, shapes))
         right = _number(_value(node.right, names, shapes))
-        if isinstance(node.op, ast.Pow) and abs(left) > 1 and _too_big_power(left, right):
-            raise ExpressionError(f"{shown(left)} ** {shown(right)} is too large")
-        try:
-            return _bounded(_BINARY[type(node.op)](left, right))
-        except ZeroDivisionError:
-            raise ExpressionError("division by zero") from None
-        except (OverflowError, ValueError) as err:
-            raise ExpressionError(f"cannot compute it ({err})") from None
+        return arithmetic(_BINARY[type(node.op)], left, right)
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -209,6 +205,29 @@ def _value(node: ast.AST, names: Mapping[str, Any], shapes: Shapes | None) -> An
     raise ExpressionError(
         f"'{clipped(ast.unparse(node))}' is not something expressions have: {_ALLOWED}"
     )
+
+
+def arithmetic(function: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
+    """``function(left, right)`` on two numbers (an operator's function), refused when
+    the result would be too large, not finite, or a division by zero.
+
+    Example:
+        >>> arithmetic(operator.pow, 2, 10)
+        1024
+    """
+    if function is operator.pow and abs(left) > 1 and _too_big_power(left, right):
+        raise ExpressionError(f"{shown(left)} ** {shown(right)} is too large")
+    try:
+        return _bounded(function(left, right))
+    except ZeroDivisionError:
+        raise ExpressionError("division by zero") from None
+    except (OverflowError, ValueError) as err:
+        raise ExpressionError(f"cannot compute it ({err})") from None
+
+
+def bounded(value: Any) -> Any:
+    """``value``, refused when it is a number too large or not finite."""
+    return _bounded(value)
 
 
 def _number(value: Any) -> int | float:

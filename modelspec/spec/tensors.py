@@ -23,11 +23,12 @@ Example:
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from ..errors import clipped
-from .scalars import ExpressionError, parse
+from .scalars import ExpressionError, arithmetic, bounded, parse
 
 #: ``keras.ops`` functions the operators stand for.
 BINARY: dict[type, str] = {
@@ -164,3 +165,34 @@ def rename(text: str, names: Mapping[str, str]) -> str:
     for name in hits:
         name.id = names[name.id]
     return ast.unparse(tree)
+
+
+#: The operators' functions on plain numbers.
+_NUMBERS: dict[str, Callable[..., Any]] = {
+    "add": operator.add,
+    "subtract": operator.sub,
+    "multiply": operator.mul,
+    "divide": operator.truediv,
+    "floor_divide": operator.floordiv,
+    "mod": operator.mod,
+    "power": operator.pow,
+    "negative": operator.neg,
+}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def constant_call(fn: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """An operator on plain numbers, computed as the ``${...}`` language does (bounded);
+    ``None`` when it is not one.
+
+    Raises:
+        ExpressionError: Too large, not finite, or a division by zero.
+    """
+    if fn not in _NUMBERS or kwargs or not args or not all(_number(a) for a in args):
+        return None
+    if fn == "negative":
+        return bounded(-args[0])
+    return arithmetic(_NUMBERS[fn], *args)

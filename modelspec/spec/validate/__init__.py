@@ -138,7 +138,8 @@ def _check(doc: Document, allow_imports: bool) -> Report:
 
 def _place(d: Diagnostic) -> tuple[Any, ...]:
     """Where a problem was written and what it is, whichever copy it was found in."""
-    via = tuple(re.sub(r" \([^()]*\)", "", v) for v in d.via)  # without the copies' names
+    # without the copies' names
+    via = tuple((re.sub(r" \([^()]*\)", "", v.where), v.line, v.column) for v in d.via)
     return (d.file, d.line, d.column, d.message, via, d.severity)
 
 

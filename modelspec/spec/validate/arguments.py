@@ -53,11 +53,13 @@ def layer_type(ctx: Context, type_name: Any, path: PathT) -> LayerSignature | No
 
 
 def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: PathT) -> None:
+    meant: set[str] = set()  # a misspelt required argument is reported once, as misspelt
     for name, value in args.items():
         arg_path = (*path, name)
         info = sig.args.get(name)
         if info is None:
             hint = did_you_mean(str(name), sig.args)
+            meant.add(hint.removeprefix(" Did you mean '").removesuffix("'?"))
             if name == "name" and path[0] == "layers":
                 hint = " A node's name is its `name:` key."
             elif name in ("input_shape", "input_dim", "batch_input_shape"):
@@ -86,7 +88,7 @@ def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: Pa
             for i, item in enumerate(value):
                 nested_layer(ctx, item, (*arg_path, i))
     for name in sig.required:
-        if name not in args:
+        if name not in args and name not in meant:
             ctx.add(path, f"missing required argument '{clipped(name)}' for {sig.type}")
 
 

@@ -20,7 +20,7 @@ from ...catalogue import REFUSED_OPS
 from ...errors import clipped, did_you_mean, listed, shown
 from .. import tensors
 from ..loader import PathT
-from ..scalars import ExpressionError, is_deferred, shape_refs
+from ..scalars import ExpressionError, bounded, is_deferred, shape_refs
 from ..schema import LayerNode
 from .context import Context
 
@@ -51,6 +51,16 @@ def node_kind(ctx: Context, node: dict[str, Any], path: PathT) -> str | None:
 
 def op_problem(fn: str, positional: int, keywords: Collection[str]) -> str | None:
     """What is wrong with calling ``keras.ops.fn`` so, or ``None``."""
+    return op_check(fn, positional, keywords)[0]
+
+
+def op_check(fn: str, positional: int, keywords: Collection[str]) -> tuple[str | None, str | None]:
+    """What is wrong with calling ``keras.ops.fn`` so (or ``None``), and the keyword at fault."""
+    found = _op_check(fn, positional, keywords)
+    return found if isinstance(found, tuple) else (found, None)
+
+
+def _op_check(fn: str, positional: int, keywords: Collection[str]) -> str | tuple[str, str] | None:
     if fn in REFUSED_OPS:
         return f"keras.ops.{fn} cannot be used in a spec: {REFUSED_OPS[fn]}."
     sig = catalogue.op_signature(fn)
@@ -66,12 +76,13 @@ def op_problem(fn: str, positional: int, keywords: Collection[str]) -> str | Non
     for key in keywords:
         if key not in sig.keywords:
             hint = did_you_mean(str(key), sig.keywords)
-            return (
+            message = (
                 f"unknown argument '{clipped(key)}' for {fn}() "
                 f"(it takes {', '.join(sig.keywords)}).{hint}"
             )
+            return message, key
         if key in params[:positional]:
-            return f"{fn}() got its argument '{key}' twice: by position and by name"
+            return f"{fn}() got its argument '{key}' twice: by position and by name", key
     given = {*params[:positional], *keywords}
     for name in sig.required:
         if name not in given:
@@ -97,19 +108,23 @@ class _Checker:
         return None
 
     def constant(self, value: Any) -> Any:
-        return value
+        return bounded(value)  # 1e400 is not a number a model can hold
 
     def call(self, fn: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if fn not in tensors.OPERATORS:
-            problem = op_problem(fn, len(args), kwargs)
-            if problem:
-                raise ExpressionError(problem)
+        constant = tensors.constant_call(fn, args, kwargs)  # 10 ** 10 ** 10 refused here
+        if constant is not None:
+            return constant
+        problem = op_problem(fn, len(args), kwargs)
+        if problem:
+            raise ExpressionError(problem)
         return None
 
     def item(self, value: Any, index: Any) -> Any:
         return None
 
     def span(self, lower: Any, upper: Any, step: Any) -> Any:
+        if step == 0 and not isinstance(step, bool):
+            raise ExpressionError("a slice step cannot be zero")
         return None
 
     def sequence(self, items: list[Any], is_tuple: bool) -> Any:
@@ -123,8 +138,7 @@ def check_expression(ctx: Context, text: str, path: PathT, nodes: Collection[str
         tensors.interpret(text, checker)
     except ExpressionError as err:
         ctx.add(path, f"{err} (in {shown(text)})")
-        if "unknown node" in str(err):
-            ctx.broken_refs = True
+        ctx.broken_refs = True  # its nodes look unused: that is this error
     return list(dict.fromkeys(checker.refs))
 
 
@@ -135,9 +149,15 @@ def check_op(ctx: Context, node: dict[str, Any], field_: Any, path: PathT) -> No
         return  # the structure check reports it
     args = [k for k in node if k not in LayerNode.model_fields]
     keywords = [*args, *(field_ if isinstance(field_, dict) else ())]
-    problem = op_problem(fn, 0 if isinstance(field_, dict) else 1, keywords)
+    problem, key = op_check(fn, 0 if isinstance(field_, dict) else 1, keywords)
+    if problem and isinstance(field_, list) and "missing required" in problem:
+        problem += (
+            ": a list of inputs is one argument (as concatenate takes it); give several by "
+            f'name (inputs: {{x1: a, x2: b}}) or write an expression (expr: "{fn}(a, b)")'
+        )
     if problem:
-        ctx.add((*path, "op"), problem)
+        where = (*path, key) if key in args else (*path, "inputs", key) if key else (*path, "op")
+        ctx.add(where, problem, key=key is not None)
 
 
 def check_expr_node(
@@ -217,14 +237,43 @@ def check_instance(
                 f"block '{clipped(name)}' has no param '{clipped(key)}'.{hint}",
                 key=True,
             )
+    check_instance_inputs(ctx, name, block, field_, path)
+    return block
+
+
+def check_instance_inputs(
+    ctx: Context, name: Any, block: Mapping[str, Any], field_: Any, path: PathT
+) -> None:
+    """What an instance of ``block`` (or a node sharing one) is called on, against its inputs."""
     declared = block.get("inputs")
     inputs = [
         item if isinstance(item, str) else item.get("name") if isinstance(item, dict) else None
         for item in (declared if isinstance(declared, list) else [])
     ]
     if inputs:  # none: the definition's error
-        _instance_inputs(ctx, name, inputs, field_, (*path, "inputs"))
-    return block
+        _instance_inputs(ctx, str(name), inputs, field_, (*path, "inputs"))
+
+
+def instance_block(ctx: Context, name: str) -> tuple[str, Mapping[str, Any]] | None:
+    """The block (name, definition) a node instantiates, itself or through the nodes it
+    shares."""
+    layers = ctx.data.get("layers") if isinstance(ctx.data, dict) else None
+    by_name = {
+        n["name"]: n
+        for n in (layers if isinstance(layers, list) else [])
+        if isinstance(n, dict) and isinstance(n.get("name"), str)
+    }
+    seen: set[str] = set()
+    node = by_name.get(ctx.doc.aliases.get(name, name))
+    while isinstance(node, dict) and node["name"] not in seen:
+        seen.add(node["name"])
+        block = node.get("block")
+        if isinstance(block, str):
+            found = ctx.blocks.get(block)
+            return (block, found) if isinstance(found, dict) else None
+        share = node.get("share")
+        node = by_name.get(ctx.doc.aliases.get(share, share)) if isinstance(share, str) else None
+    return None
 
 
 def _instance_inputs(ctx: Context, block: str, inputs: list[Any], field_: Any, path: PathT) -> None:

@@ -26,7 +26,16 @@ from ..loader import PathT
 from ..schema import LayerNode
 from .arguments import check_args, layer_type
 from .context import Context, as_list
-from .nodes import check_expr_node, check_expression, check_instance, check_op, deferred, node_kind
+from .nodes import (
+    check_expr_node,
+    check_expression,
+    check_instance,
+    check_instance_inputs,
+    check_op,
+    deferred,
+    instance_block,
+    node_kind,
+)
 from .structure import check_body_structure
 
 
@@ -74,6 +83,9 @@ def check_graph(ctx: Context) -> None:
         sig = None
         if kind in ("type", "share"):
             sig = _node(ctx, i, node, sources, layer_names)
+            shared = instance_block(ctx, name) if kind == "share" else None
+            if shared is not None and wiring[i] is not None:  # a block instance again
+                check_instance_inputs(ctx, *shared, wiring[i], path)
         elif kind == "op":
             check_op(ctx, node, wiring[i], path)
         elif kind == "block":
@@ -226,7 +238,32 @@ def _refs(
             ctx.broken_refs = True
         else:
             found.append(ref.node)
+            if ref.index is not None:
+                _index(ctx, ref.node, ref.index, owners, (*path, *sub))
     return found
+
+
+def _index(ctx: Context, name: str, index: int, owners: dict[str, PathT], path: PathT) -> None:
+    """``name[index]`` of an input (one output) or a block instance (its block's outputs)."""
+    target = ctx.doc.aliases.get(name, name)
+    count: int | None = None
+    if owners[name][0] == "inputs":
+        count = 1
+    else:
+        block = instance_block(ctx, target)
+        outputs = block[1].get("outputs") if block is not None else None
+        if isinstance(outputs, str):
+            count = 1
+        elif isinstance(outputs, list | dict):
+            count = len(outputs)
+    if count == 1:
+        ctx.add(path, f"'{clipped(name)}' has a single output, so it cannot be indexed")
+    elif count is not None and not -count <= index < count:
+        ctx.add(
+            path,
+            f"'{clipped(name)}' has {count} outputs (indices 0 to {count - 1}). "
+            f"Received: {clipped(name)}[{index}]",
+        )
 
 
 def _outputs(ctx: Context, owners: dict[str, PathT]) -> list[str]:
@@ -251,6 +288,8 @@ def _outputs(ctx: Context, owners: dict[str, PathT]) -> list[str]:
             ctx.broken_refs = True
         else:
             found.append(ref.node)
+            if ref.index is not None:
+                _index(ctx, ref.node, ref.index, owners, path)
     return found
 
 
