@@ -6,6 +6,7 @@ import fnmatch
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,10 @@ from ..errors import (
     PluginError,
     SpecError,
 )
+
+if TYPE_CHECKING:
+    from ..spec.schema import ModelSpec
+
 from .common import (
     EXIT_BAD_SPEC,
     _before_plugins,
@@ -157,28 +162,17 @@ def build(
         raise click.BadParameter(
             f"expected a path ending in .keras. Received: {output}", param_hint="'--output'"
         )
-    from ..spec.validate import validate_spec
-
-    _before_plugins(plugins, allow_imports)
-    try:
-        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
-    except PluginError as err:
-        raise _usage_error(err) from None
-    _print_diagnostics(report.diagnostics, err=True)
-    if report.spec is None:
-        click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
-        sys.exit(EXIT_BAD_SPEC)
-    _quiet_tensorflow()
+    loaded = _validated(spec, plugins, allow_imports)
     from ..build import build_model
 
-    if block is not None and block not in report.spec.blocks:
+    if block is not None and block not in loaded.blocks:
         from ..errors import did_you_mean
 
-        known = ", ".join(report.spec.blocks) or "none"
-        hint = did_you_mean(block, report.spec.blocks) or f" Its blocks: {known}."
+        known = ", ".join(loaded.blocks) or "none"
+        hint = did_you_mean(block, loaded.blocks) or f" Its blocks: {known}."
         raise click.BadParameter(f"no block '{block}' in {spec}.{hint}", param_hint="'--block'")
     try:
-        model = build_model(report.spec, block=block)
+        model = build_model(loaded, block=block)
     except SpecError as err:
         _print_diagnostics(err.diagnostics, err=True)
         click.echo(f"{spec}: {_plural(len(err.errors), 'error')}", err=True)
@@ -221,22 +215,12 @@ def plot(spec: str, output: str, plugins: tuple[str, ...], allow_imports: bool) 
     if problem:
         raise click.BadParameter(problem, param_hint="'--output'")
     from ..errors import ModelSpecError
-    from ..spec.validate import validate_spec
 
-    _before_plugins(plugins, allow_imports)
-    try:
-        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
-    except PluginError as err:
-        raise _usage_error(err) from None
-    _print_diagnostics(report.diagnostics, err=True)
-    if report.spec is None:
-        click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
-        sys.exit(EXIT_BAD_SPEC)
-    _quiet_tensorflow()
+    loaded = _validated(spec, plugins, allow_imports)
     from ..plot import plot as draw
 
     try:
-        written = draw(report.spec, output)
+        written = draw(loaded, output)
     except SpecError as err:
         _fail_spec(err, spec)
     except ModelSpecError as err:
@@ -340,3 +324,20 @@ def ops(pattern: str | None) -> None:
     click.echo(f"  {sigs[0].summary}")
     for param in sigs[0].params:
         click.echo(f"  {param.name}: {param.describe()}")
+
+
+def _validated(spec: str, plugins: tuple[str, ...], allow_imports: bool) -> ModelSpec:
+    """The spec, validated; its warnings printed; a bad spec exits 1 with its errors."""
+    from ..spec.validate import validate_spec
+
+    _before_plugins(plugins, allow_imports)
+    try:
+        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
+    except PluginError as err:
+        raise _usage_error(err) from None
+    _print_diagnostics(report.diagnostics, err=True)
+    if report.spec is None:
+        click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
+        sys.exit(EXIT_BAD_SPEC)
+    _quiet_tensorflow()
+    return report.spec
