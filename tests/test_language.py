@@ -323,6 +323,8 @@ outputs: [pooled]
 def test_expressions_and_ops_build_save_and_reload(tmp_path: Path) -> None:
     model = build_model(spec_file(tmp_path, VAE))
     assert model.output_names == ["pooled"]
+    names = [op.name for op in model.operations]
+    assert {"z", "scaled", "pooled"} <= set(names) and "Identity" not in str(model.layers)
     x = np.random.default_rng(1).normal(size=(4, 6)).astype("float32")
     out = model(x)
     assert tuple(out.shape) == (4, 3)
@@ -331,6 +333,7 @@ def test_expressions_and_ops_build_save_and_reload(tmp_path: Path) -> None:
     model.save(path)
     reloaded = load_model(path)
     np.testing.assert_allclose(model.predict(x, verbose=0), reloaded.predict(x, verbose=0))
+    assert [op.name for op in reloaded.operations] == names
     reloaded(x)
     assert len(reloaded.losses) == 1
 

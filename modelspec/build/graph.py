@@ -60,6 +60,8 @@ class Graph:
         self.layers: dict[str, Any] = {}
         #: Each block instance's model and its inputs' names, by node name.
         self.instances: dict[str, tuple[Any, list[str]]] = {}
+        #: The operations named after their op or expr node (by ``id``).
+        self.renamed: set[int] = set()
 
     def fail(self, path: PathT, node: str | None, message: str) -> BuildError:
         return BuildError([self.doc.diagnostic(path, message, node=node)])
@@ -179,6 +181,8 @@ class Graph:
         path = ("layers", index)
         try:
             output = self.output_of(node, field, path)
+            if node.op is not None or node.expr is not None:
+                self.name_operation(output, node.name)
             if node.add_loss is not None:
                 from ..layers import AddLoss
 
@@ -192,6 +196,19 @@ class Graph:
         except Exception as err:
             raise self.fail(path, node.name, keras_message(err)) from err
         self.tensors[node.name] = output
+
+    def name_operation(self, output: Any, name: str) -> None:
+        """Give the ``keras.ops`` operation that made an op or expr node's output the
+        node's name (summaries, plots and the model's output names show it; it saves
+        and reloads), unless the output is another node's (``expr: "a"``)."""
+        history = getattr(output, "_keras_history", None)
+        operation = getattr(history, "operation", None)
+        if operation is None or isinstance(operation, self.keras.layers.Layer):
+            return
+        if id(operation) in self.renamed:
+            return
+        operation.name = name
+        self.renamed.add(id(operation))
 
     def output_of(self, node: LayerNode, field: Any, path: PathT) -> Any:
         if node.expr is not None:

@@ -72,9 +72,10 @@ class _Model:
         return model
 
     def named_outputs(self) -> Any:
-        """The outputs; an op or expression output passes through an ``Identity``
-        layer with its node's name, so the model's output has that name (losses
-        and metrics are keyed by it)."""
+        """The outputs; an op or expression output whose operation could not take its
+        node's name (``expr: "a"`` is node a's output) passes through an ``Identity``
+        layer with that name, so the model's output has it (losses and metrics are
+        keyed by it)."""
         spec = self.spec
         graph = self.graph
         computed = {n.name for n in spec.layers if n.op is not None or n.expr is not None}
@@ -90,7 +91,9 @@ class _Model:
         )
         for ref, value in zip(refs, values, strict=True):
             node = graph.doc.aliases.get(ref, ref)
-            if node in computed:
+            history = getattr(value, "_keras_history", None)
+            own = getattr(getattr(history, "operation", None), "name", None) == node
+            if node in computed and not own:
                 value = self.keras.layers.Identity(name=node)(value)
             named.append(value)
         if isinstance(outputs, dict):
