@@ -356,3 +356,94 @@ def test_generated_valid_specs_validate_and_build(
         assert tuple(model.outputs[0].shape) == (None, *shape)
     finally:
         keras.backend.clear_session()
+
+
+# ------------------------------------------------------- (d) the language: blocks, repeat, exprs
+RESIDUAL = {
+    "params": {"units": 4},
+    "inputs": ["v"],
+    "layers": [
+        {"name": "h", "type": "Dense", "units": "${units}", "activation": "relu"},
+        {"name": "o", "expr": "v + h"},
+    ],
+    "outputs": ["o"],
+}
+
+
+@st.composite
+def language_specs(draw: Any) -> tuple[dict[str, Any], int]:
+    """A valid spec that uses vars, repeat, a block, expressions and ops; its width."""
+    width = draw(st.integers(1, 6))
+    names = ["x"]
+    layers: list[dict[str, Any]] = []
+    for k in range(draw(st.integers(1, 6))):
+        a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        kind = draw(st.sampled_from(["dense", "repeat", "block", "expr", "op", "share"]))
+        name = f"n{k}"
+        repeat = draw(st.integers(1, 3))
+        if kind == "dense":
+            node: dict[str, Any] = {"name": name, "type": "Dense", "units": "${w}", "inputs": a}
+        elif kind == "repeat":
+            node = {"name": name, "type": "Dense", "units": "${w}", "repeat": repeat}
+            node["inputs"] = a
+        elif kind == "block":
+            node = {"name": name, "block": "res", "units": "${w * 1}", "repeat": repeat}
+            node["inputs"] = a
+        elif kind == "expr":
+            text = draw(st.sampled_from(["{a} + {b}", "maximum({a}, {b}) * 0.5", "-{a} / 2"]))
+            node = {"name": name, "expr": text.format(a=a, b=b)}
+        elif kind == "op":
+            node = {"name": name, "op": "multiply", "inputs": {"x1": a, "x2": b}}
+        else:
+            blocks = [n for n in names if n.startswith("b")]
+            if not blocks:
+                continue
+            node = {"name": name, "share": draw(st.sampled_from(blocks)), "inputs": a}
+        if kind == "block" and repeat == 1:
+            name = node["name"] = f"b{k}"  # an instance others may share
+            node.pop("repeat")
+        layers.append(node)
+        names.append(name)
+    if not layers:
+        layers.append({"name": "n0", "type": "Dense", "units": "${w}"})
+        names.append("n0")
+    spec = {
+        "modelspec": 1,
+        "name": "language",
+        "vars": {"w": width},
+        "inputs": [{"name": "x", "shape": ["${w}"]}],
+        "blocks": {"res": RESIDUAL},
+        "layers": layers,
+        "outputs": [names[-1]],
+    }
+    return spec, width
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(language_specs())
+def test_generated_language_specs_build_and_expand_to_the_same_model(
+    generated: tuple[dict[str, Any], int],
+) -> None:
+    import keras
+
+    from modelspec import build_model, load_spec
+    from modelspec.spec.render import render
+
+    spec, width = generated
+    text = fuzz.dump(spec)
+    note(text)
+    report = validate_spec(text)
+    assert not report.errors, "\n".join(d.format() for d in report.errors)
+    try:
+        model = build_model(text)
+        assert tuple(model.outputs[0].shape) == (None, width)
+        expanded = render(load_spec(text).document)
+        note(expanded)
+        assert build_model(expanded).count_params() == model.count_params()
+    finally:
+        keras.backend.clear_session()
