@@ -335,6 +335,12 @@ def test_ctrl_c_records_the_run_and_prints_how_to_resume_it(
         "(give --epochs N to train it further)."
     )
     assert "Epoch" not in output and history_rows(run_dir) == rows
+    code, output = run("train", "--resume", str(run_dir), "--epochs", "6")  # train it further
+    assert code == 0, output
+    further = history_rows(run_dir)
+    assert further[:4] == rows and [r["epoch"] for r in further[4:]] == ["4", "5"]
+    assert "epochs: 6 (best val_loss" in output
+    assert not (run_dir / "backup").exists()
 
 
 def test_overrides_and_epochs_are_recorded_so_the_run_can_be_repeated(
@@ -600,3 +606,26 @@ def test_progress_is_a_line_per_epoch_unless_on_a_terminal(monkeypatch: pytest.M
     assert (progress(None), progress(1), progress(0)) == (2, 1, 0)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert progress(None) == 1
+
+
+def test_a_run_trained_further_and_interrupted_keeps_every_epoch(
+    write_spec: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keras
+
+    from modelspec.errors import RunInterrupted
+
+    result = train(write_spec(SMALL.replace("epochs: 3", "epochs: 2")), out_dir=tmp_path)
+    run_dir, rows = result.run_dir, history_rows(result.run_dir)
+    fit = keras.Model.fit
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # killed before the first new epoch ends
+
+    monkeypatch.setattr(keras.Model, "fit", interrupted)
+    with pytest.raises(RunInterrupted):
+        train(resume=run_dir, epochs=4)
+    assert history_rows(run_dir) == rows  # nothing lost
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    again = train(resume=run_dir)  # the interrupted extension resumes where it stood
+    assert history_rows(run_dir)[:2] == rows and len(again.history["loss"]) == 4

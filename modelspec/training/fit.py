@@ -148,11 +148,15 @@ def train(
             train("specs/antirectifier_digits.yaml", epochs=1).metrics
             # {'loss': 0.24..., 'accuracy': 0.93...}
     """
+    extend = False  # a finished run trained further (--resume RUN --epochs N)
     if resume is not None:
         run_dir = Path(resume)
         meta = read_run(run_dir)
-        if meta.get("status") == "done" and (epochs or 0) <= meta.get("epochs", 0):
-            return _finished(run_dir, meta, plugins)
+        if meta.get("status") == "done":
+            trained = len(next(iter(read_history(run_dir).values()), []))
+            if (epochs or 0) <= trained:
+                return _finished(run_dir, meta, plugins)
+            extend = True
         loaded = run_spec(run_dir, plugins=plugins, allow_imports=allow_imports)
         record: list[str] = meta.get("overrides", [])
     else:
@@ -198,7 +202,16 @@ def train(
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     try:
         return _run(
-            loaded, model, data, run_dir, meta, total_epochs, verbose, plugins, allow_imports
+            loaded,
+            model,
+            data,
+            run_dir,
+            meta,
+            total_epochs,
+            verbose,
+            plugins,
+            allow_imports,
+            extend,
         )
     except KeyboardInterrupt:
         _record(run_dir, meta, "interrupted")
@@ -237,6 +250,7 @@ def _run(
     verbose: int | None,
     plugins: Iterable[str],
     allow_imports: bool,
+    extend: bool = False,
 ) -> TrainResult:
     """Fit, evaluate, save and export into the run directory."""
     settings = loaded.train
@@ -250,7 +264,10 @@ def _run(
         else None
     )
     callbacks, state = make_callbacks(loaded, run_dir, val_ds is not None)
-    initial_epoch = state.restore(model)  # a resumed run: its last committed epoch
+    if extend:  # a finished run: its final model and history go on
+        initial_epoch = state.extend(model, run_dir / "model.keras", meta.get("best"))
+    else:  # a resumed run: its last committed epoch
+        initial_epoch = state.restore(model)
     with deep_graph(graph_size(loaded.document)):
         model.fit(
             train_ds,
@@ -270,6 +287,8 @@ def _run(
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     plot_history(history, run_dir / "curves.png", title=loaded.name)
     meta |= {"status": "done", "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+    if state.state.get("best") is not None:  # where best.keras stands, if trained further
+        meta["best"] = state.state["best"]
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     state.finish()
     result = TrainResult(model, history, metrics, run_dir, epochs=total_epochs)

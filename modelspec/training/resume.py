@@ -29,6 +29,7 @@ import io
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,23 @@ class RunState(keras.callbacks.Callback):
             return int(self.state["epoch"])
         self.state = {"epoch": 0, "rows": [], "checkpoint": None}
         return 0
+
+    def extend(self, model: keras.Model, saved: Path, best: float | None) -> int:
+        """A finished run trained further: its final model (weights and optimizer
+        state) and its history become the committed state to continue from (so a kill
+        in the next epoch resumes here, losing nothing); returns the epochs done."""
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        with self.history.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        model.load_weights(saved)
+        name = f"epoch-{len(rows)}.keras"
+        with atomic_path(self.backup_dir / name) as tmp:
+            shutil.copyfile(saved, tmp)
+        self.state = {"epoch": len(rows), "rows": rows, "checkpoint": name}
+        if best is not None:
+            self.state["best"] = self.checkpoint.best = best
+        write_text(self.backup_dir / STATE, json.dumps(self.state))  # the commit
+        return len(rows)
 
     # -- each epoch ----------------------------------------------------------------
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
