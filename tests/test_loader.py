@@ -378,6 +378,17 @@ def test_special_files_are_refused_without_reading_them(tmp_path: Path) -> None:
             "column (YAML reads nesting from indentation)",
         ),
         (
+            "layers:\n\t- name: o\n",
+            "<string>:2:1: invalid YAML: found character that cannot start any token. YAML "
+            "indents with spaces, not tabs: replace the tab on line 2",
+        ),
+        (
+            "layers: [{name: a, type: Dense\n",
+            "<string>:2:1: invalid YAML: did not find expected ',' or '}'. A '{' opened before "
+            "line 2 is not closed with '}', or a value inside it holds a ',' or ':' and needs "
+            "quotes",
+        ),
+        (
             "name: a: b\n",
             "<string>:1:8: invalid YAML: mapping values are not allowed in this context. A value "
             "holding ': ' must be quoted: name: 'a: b'",

@@ -541,12 +541,17 @@ def test_cli_train_evaluate_predict(write_spec: Callable[..., str], tmp_path: Pa
     code, out = run("evaluate", str(run_dir))
     assert code == 0, out
     assert out.splitlines()[0].startswith("loss: ") and out.splitlines()[1].startswith("accuracy: ")
-    assert out.splitlines()[2] == "evaluated on the test split of the spec's data: 360 rows"
+    assert out.splitlines()[2] == (
+        "evaluated on the test split of the spec's data: 360 rows (after the spec's "
+        "train.data.transform)"
+    )
     from modelspec import read_provenance
 
-    record = read_provenance(run_dir / "model.keras")
-    assert record["source"] == str(run_dir / "spec.yaml")
-    assert record["spec"] == (run_dir / "spec.yaml").read_text(encoding="utf-8")
+    for saved in ("model.keras", "best.keras"):
+        record = read_provenance(run_dir / saved)
+        assert record["source"] == str(run_dir / "spec.yaml")
+        assert record["spec"] == (run_dir / "spec.yaml").read_text(encoding="utf-8")
+    assert load_model(run_dir / "best.keras").name == "small"
     np.savez(tmp_path / "in.npz", x=np.zeros((3, 64)))
     code, out = run(
         "predict",

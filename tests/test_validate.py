@@ -795,3 +795,15 @@ def test_a_first_layer_without_inputs_is_reported_once() -> None:
         "<string>:4:10: layers[0] (d): missing `inputs:`: the first layer must say which of "
         "the inputs (a, b) it takes"
     ]
+
+
+def test_unknown_names_after_refused_imports_point_at_them() -> None:
+    report = validate_spec(
+        "imports: [my_team.layers]\nmodelspec: 1\nname: m\ninputs: [{name: x, shape: [4]}]\n"
+        "layers: [{name: s, type: Scale}, {name: d, type: Dense, units: 2, activation: shf}]\n"
+        "outputs: [d]\n"
+    )
+    assert [d.message for d in report.errors][1:] == [
+        "unknown layer type 'Scale'. It may come from the spec's refused imports (my_team.layers).",
+        "unknown activation 'shf'. It may come from the spec's refused imports (my_team.layers).",
+    ]

@@ -157,7 +157,8 @@ def evaluate(
     """Evaluate SOURCE (a run directory or a .keras file) on held-out data.
 
     Uses the test split of the spec's train.data (the same seeded split as
-    training), or every row of --data FILE. Prints one `metric: value` per line.
+    training), or every row of --data FILE, raw like the spec's data: the spec's
+    train.data.transform is applied to it. Prints one `metric: value` per line.
     """
     _quiet_tensorflow()
     from ..training.inference import evaluate_on
@@ -199,7 +200,11 @@ def evaluate(
 def predict(
     source: str, input_path: str, output: str, spec: str | None, plugins: tuple[str, ...]
 ) -> None:
-    """Run SOURCE (a run directory or a .keras file) on new inputs; write predictions."""
+    """Run SOURCE (a run directory or a .keras file) on new inputs; write predictions.
+
+    The inputs are raw like the spec's data: a run's spec.yaml (or --spec) applies
+    its train.data.transform to them first, as in training.
+    """
     if Path(output).suffix.lower() not in (".npz", ".csv"):
         raise click.BadParameter(
             f"expected a path ending in .npz or .csv. Received: {output}", param_hint="'--output'"

@@ -323,8 +323,16 @@ def _syntax_hint(problem: str, lines: list[str], index: int) -> str:
         ". 'c' at line 3 starts at column 2, between 'a' (column 1, line 1) and 'b' (column 3, line 2): line it up with one of them; keys of one mapping start in the same column (YAML reads nesting from indentation)"
     """  # noqa: E501
     line = lines[index] if 0 <= index < len(lines) else ""
-    if "tab" in problem:
+    if "tab" in problem or line.lstrip(" ").startswith("\t"):
         return f". YAML indents with spaces, not tabs: replace the tab on line {index + 1}"
+    if "expected ',' or '}'" in problem or "expected ',' or ']'" in problem:
+        if "quote indexed references" in problem:
+            return ""
+        opened, close = ("{", "}") if "'}'" in problem else ("[", "]")
+        return (
+            f". A '{opened}' opened before line {index + 1} is not closed with '{close}', or "
+            "a value inside it holds a ',' or ':' and needs quotes"
+        )
     indentation = any(p in problem for p in _INDENTATION)
     if "mapping values are not allowed" in problem:
         value = line.split(": ", 1)[1] if ": " in line else ""

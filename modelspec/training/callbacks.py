@@ -22,6 +22,7 @@ import keras
 from .. import catalogue
 from ..errors import SpecError, shown
 from ..files import inside
+from ..provenance import provenance
 from ..spec.schema import ModelSpec
 from .resume import PendingCheckpoint, RunState
 
@@ -79,6 +80,7 @@ def make_callbacks(
         checkpoint,
         keep_checkpoints=backup.get("save_freq", "epoch") is not False,
         delete_at_end=backup.get("delete_checkpoint", True),
+        provenance=_provenance(run_dir),
     )
     board = keras.callbacks.TensorBoard(**args("tensorboard"))
     # what is left in `user` are the spec's other callbacks
@@ -93,3 +95,10 @@ def make_callbacks(
     # last (saving a model between its batch hooks upsets its summary writer)
     callbacks += [checkpoint, state, board]
     return callbacks, state
+
+
+def _provenance(run_dir: Path) -> dict[str, Any]:
+    """The record ``best.keras`` carries, like the run's ``model.keras``: its resolved spec."""
+    resolved = run_dir / "spec.yaml"
+    text = resolved.read_text(encoding="utf-8") if resolved.is_file() else None
+    return provenance(text, str(resolved), "keras")

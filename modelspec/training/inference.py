@@ -113,7 +113,9 @@ def evaluate_on(
     )
     rows = len(next(iter(chosen.x.values())))
     used = f"every row of {data}" if data is not None else "the test split of the spec's data"
-    return loss_first(values), f"{used}: {rows:,} rows"
+    transformed = loaded.train is not None and loaded.train.data.transform
+    after = " (after the spec's train.data.transform)" if transformed else ""
+    return loss_first(values), f"{used}: {rows:,} rows{after}"
 
 
 def _with_data_file(spec: ModelSpec, path: Path) -> ModelSpec:

@@ -36,6 +36,7 @@ from typing import Any
 import keras
 
 from ..files import atomic_path, remove, write_text
+from ..provenance import stamp_keras
 
 #: The commit record in the backup folder.
 STATE = "state.json"
@@ -77,6 +78,7 @@ class RunState(keras.callbacks.Callback):
         keep_checkpoints: Save a checkpoint each epoch (``backup_and_restore``
             ``save_freq: false`` turns it off: a resumed run then starts over).
         delete_at_end: Remove the backup folder when the run is complete.
+        provenance: The record each published best model carries.
     """
 
     def __init__(
@@ -86,8 +88,10 @@ class RunState(keras.callbacks.Callback):
         checkpoint: PendingCheckpoint,
         keep_checkpoints: bool = True,
         delete_at_end: bool = True,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.provenance = provenance
         self.backup_dir, self.history, self.checkpoint = backup_dir, history, checkpoint
         self.keep_checkpoints, self.delete_at_end = keep_checkpoints, delete_at_end
         self.state: dict[str, Any] = {"epoch": 0, "rows": [], "checkpoint": None}
@@ -134,6 +138,8 @@ class RunState(keras.callbacks.Callback):
         state = dict(self.state, epoch=epoch + 1, rows=[*self.state["rows"], row])
         if self.checkpoint.pending.exists():  # improved (or saved on schedule) this epoch
             best = f"best-{epoch + 1}.keras"
+            if self.provenance is not None and self.checkpoint.pending.suffix == ".keras":
+                stamp_keras(self.checkpoint.pending, self.provenance)
             os.replace(self.checkpoint.pending, self.backup_dir / best)
             target = self.checkpoint.target.format(epoch=epoch + 1, **logs)
             state["best_file"], state["best_target"] = best, target

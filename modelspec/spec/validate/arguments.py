@@ -44,6 +44,10 @@ def layer_type(ctx: Context, type_name: Any, path: PathT) -> LayerSignature | No
         return None
     known = [*catalogue.builtin_layer_names(), *registry.layers]
     hint = did_you_mean(type_name, known)
+    if ctx.refused_imports:
+        where = f"the spec's refused imports ({clipped(', '.join(ctx.refused_imports))})"
+        ctx.add(path, f"unknown layer type '{clipped(type_name)}'.{hint} It may come from {where}.")
+        return None
     ctx.add(
         path,
         f"unknown layer type '{clipped(type_name)}'.{hint} Run `modelspec layers` to "
@@ -103,6 +107,9 @@ def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:
         return
     known = [*catalogue.builtin_names(namespace), *reg]
     hint = did_you_mean(value, known) or f" Custom {namespace} need their plugin (--plugin)."
+    if ctx.refused_imports:
+        refused = clipped(", ".join(ctx.refused_imports))
+        hint = f" It may come from the spec's refused imports ({refused})."
     ctx.add(path, f"unknown {reg.kind} '{clipped(value)}'.{hint}")
 
 

@@ -42,6 +42,8 @@ class Context:
         #: The spec's block definitions (as written), by name.
         self.blocks: dict[str, Any] = blocks if isinstance(blocks, dict) else {}
         variables = data.get("vars")
+        #: The spec's ``imports:`` when they were refused (unknown names may be theirs).
+        self.refused_imports: list[str] = []
         #: The names ``${...}`` knew here (vars; block params in a body).
         self.scalars: set[str] = set(variables) if isinstance(variables, dict) else set()
 
@@ -52,6 +54,7 @@ class Context:
         inner.scalars = self.scalars | (set(params) if isinstance(params, dict) else set())
         inner._signatures = self._signatures
         inner.diagnostics = self.diagnostics
+        inner.refused_imports = self.refused_imports
         return inner
 
     def node_name(self, path: PathT) -> str | None:

@@ -206,6 +206,7 @@ def check_imports(ctx: Context) -> None:
         return
     allowed = all(isinstance(m, str) and m in plugins.ALLOWED for m in modules)  # by --plugin
     if not ctx.allow_imports and not allowed:
+        ctx.refused_imports = [str(m) for m in modules]
         names = clipped(", ".join(str(m) for m in modules))
         ctx.add(
             ("imports",),
