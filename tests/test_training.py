@@ -634,3 +634,19 @@ def test_a_run_trained_further_and_interrupted_keeps_every_epoch(
     monkeypatch.setattr(keras.Model, "fit", fit)
     again = train(resume=run_dir)  # the interrupted extension resumes where it stood
     assert history_rows(run_dir)[:2] == rows and len(again.history["loss"]) == 4
+
+
+def test_ctrl_c_stops_between_steps_and_twice_at_once() -> None:
+    from modelspec.training.fit import _between_steps
+
+    before = signal.getsignal(signal.SIGINT)
+    with _between_steps() as interrupt:
+        os.kill(os.getpid(), signal.SIGINT)  # the first: noted, training goes on to the step's end
+        time.sleep(0.1)
+        assert interrupt.requested
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.on_train_batch_end(0)
+        with pytest.raises(KeyboardInterrupt):  # the second: at once
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is before

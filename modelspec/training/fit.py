@@ -30,14 +30,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime
 import json
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,14 +271,14 @@ def _run(
         initial_epoch = state.extend(model, run_dir / "model.keras", meta.get("best"))
     else:  # a resumed run: its last committed epoch
         initial_epoch = state.restore(model)
-    with deep_graph(graph_size(loaded.document)):
+    with deep_graph(graph_size(loaded.document)), _between_steps() as interrupt:
         model.fit(
             train_ds,
             validation_data=val_ds,
             initial_epoch=initial_epoch,
             epochs=total_epochs,
             shuffle=False,  # the tf.data pipeline shuffles (seeded)
-            callbacks=callbacks,
+            callbacks=[interrupt, *callbacks],
             verbose=progress(settings.verbose if verbose is None else verbose),
         )
     history = read_history(run_dir)
@@ -296,6 +299,40 @@ def _run(
     if loaded.export is not None:
         _export_run(result, loaded, meta, plugins, allow_imports)
     return result
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Raises ``KeyboardInterrupt`` at the next step's end once Ctrl-C was pressed."""
+
+    requested = False
+
+    def _check(self, *args: Any, **kwargs: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_begin = on_test_begin = _check
+
+
+@contextlib.contextmanager
+def _between_steps() -> Iterator[_Interrupt]:
+    """Ctrl-C during ``fit`` stops training between two steps, from Python, rather
+    than inside TensorFlow's native code (where an interrupt can crash the process);
+    a second Ctrl-C stops at once. Outside the main thread, Python's default stays."""
+    interrupt = _Interrupt()
+
+    def handler(signum: int, frame: Any) -> None:
+        if interrupt.requested:
+            raise KeyboardInterrupt
+        interrupt.requested = True
+
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupt
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _stopped_early(callbacks: Iterable[Any]) -> str | None:
