@@ -119,6 +119,8 @@ ParamValue = StrictBool | StrictInt | Annotated[StrictFloat, Field(allow_inf_nan
 class BlockInput(_Strict):
     """A block's input: a name, with the shape and dtype it takes when built alone."""
 
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+
     name: Name
     shape: list[Annotated[int, Field(gt=0)] | None] | None = None
     dtype: StrictStr | None = None
@@ -148,6 +150,9 @@ class BlockSpec(_Strict):
 
 class Body(_Strict):
     """A block instance's body, params substituted and repeats unrolled."""
+
+    # built on first use: most specs have no blocks, and validation's start-up counts
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     inputs: list[BlockInput]
     layers: Annotated[list[LayerNode], Field(min_length=1)]
