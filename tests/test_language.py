@@ -715,3 +715,39 @@ def test_json_diagnostics_give_the_definition_as_data(tmp_path: Path) -> None:
             "column": 70,
         }
     ]
+
+
+def test_bad_values_of_the_language_keys_are_located(tmp_path: Path) -> None:
+    path = spec_file(
+        tmp_path,
+        """\
+        inputs: [{name: x, shape: [4]}]
+        blocks:
+          b:
+            params: {p: [1, 2]}
+            inputs: [{name: v, shape: [4], dtype: flot32}]
+            layers: [{name: d, type: Dense, units: 2}]
+            outputs: [d]
+        layers:
+          - {name: s, type: Sampling, seed: "x", inputs: [x, x]}
+          - {name: e, expr: 3}
+          - {name: r, type: Dense, units: 2, repeat: "${1.5}", inputs: x}
+          - {name: l, type: Dense, units: 2, inputs: x, add_loss: {expr: "mean(zz)"}}
+          - {name: k, block: 3, inputs: x}
+        outputs: [s, e, r, l, k]
+        """,
+    )
+    found = errors(path)
+    assert found == [
+        "spec.yaml:6:17: blocks.b.params.p: expected a number, a boolean, a string or a "
+        "${expression}. Received: p=[1, 2]",
+        "spec.yaml:7:43: blocks.b.inputs[0] (v).dtype: unknown dtype 'flot32'. Did you mean "
+        "'float32'?",
+        "spec.yaml:11:37: layers[0] (s).seed: expected an integer. Received: seed='x'",
+        "spec.yaml:12:21: layers[1] (e).expr: expected a tensor expression over node names such "
+        "as 'x + y'. Received: expr=3",
+        "spec.yaml:13:46: layers[2] (r).repeat: expected a positive integer. Received: repeat=1.5",
+        "spec.yaml:14:66: layers[3] (l).add_loss.expr: unknown node 'zz'. (in 'mean(zz)')",
+        "spec.yaml:15:22: layers[4] (k).block: expected the name of a block defined under "
+        "`blocks:`. Received: block=3",
+    ]

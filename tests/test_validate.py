@@ -551,6 +551,10 @@ def test_validating_builtin_specs_does_not_import_tensorflow() -> None:
         "from modelspec.spec.jsonschema import spec_json_schema\n"
         "assert all(validate_spec(p).ok for p in glob.glob('specs/*.yaml'))\n"
         "spec_json_schema()\n"
+        "from click.testing import CliRunner\n"
+        "from modelspec.cli import main\n"  # expand and ops read no Keras either
+        "for args in (['expand', 'specs/vae.yaml'], ['ops', 'mean'], ['layers', 'Sampling']):\n"
+        "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))\n"
     )
     out = subprocess.run(

@@ -223,6 +223,8 @@ def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any 
         return KINDS["file_or_list"]
     if name in _SHAPE_ARGS:
         return KINDS["shape"]
+    if name == "seed":  # an int (or null); Keras's SeedGenerator objects are not data
+        return KINDS["int"]
     simple = {bool: "bool", int: "int", float: "number", str: "str"}
     if annotation in simple:
         return KINDS[simple[annotation]]

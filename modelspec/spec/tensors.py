@@ -49,8 +49,6 @@ COMPARE: dict[type, str] = {
     ast.Eq: "equal",
     ast.NotEq: "not_equal",
 }
-#: Functions the operators stand for (their arguments need no checking).
-OPERATORS = frozenset([*BINARY.values(), *COMPARE.values(), "negative"])
 _ALLOWED = (
     "node names, numbers, operators (+ - * / // % ** @ and comparisons), "
     "keras.ops calls, slices x[:, :-1], tuples and lists"

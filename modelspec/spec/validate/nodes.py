@@ -49,45 +49,32 @@ def node_kind(ctx: Context, node: dict[str, Any], path: PathT) -> str | None:
     return None
 
 
-def op_problem(fn: str, positional: int, keywords: Collection[str]) -> str | None:
-    """What is wrong with calling ``keras.ops.fn`` so, or ``None``."""
-    return op_check(fn, positional, keywords)[0]
-
-
 def op_check(fn: str, positional: int, keywords: Collection[str]) -> tuple[str | None, str | None]:
-    """What is wrong with calling ``keras.ops.fn`` so (or ``None``), and the keyword at fault."""
-    found = _op_check(fn, positional, keywords)
-    return found if isinstance(found, tuple) else (found, None)
-
-
-def _op_check(fn: str, positional: int, keywords: Collection[str]) -> str | tuple[str, str] | None:
+    """What is wrong with calling ``keras.ops.fn`` with ``positional`` arguments and
+    these ``keywords`` (``None`` when nothing), and the keyword at fault, if one is."""
     if fn in REFUSED_OPS:
-        return f"keras.ops.{fn} cannot be used in a spec: {REFUSED_OPS[fn]}."
+        return f"keras.ops.{fn} cannot be used in a spec: {REFUSED_OPS[fn]}.", None
     sig = catalogue.op_signature(fn)
     if sig is None:
         hint = did_you_mean(fn, catalogue.op_names()) or ""
-        return f"unknown op '{clipped(fn)}'.{hint} Run `modelspec ops` to list them."
+        return f"unknown op '{clipped(fn)}'.{hint} Run `modelspec ops` to list them.", None
     params = [p.name for p in sig.params if p.kind == "positional"]
     if positional > len(params) and not sig.varargs:
+        plural = "s" if len(params) != 1 else ""
         return (
-            f"{fn}() takes at most {len(params)} positional argument"
-            f"{'s' if len(params) != 1 else ''} ({', '.join(params)}). Received: {positional}"
-        )
+            f"{fn}() takes at most {len(params)} positional argument{plural} "
+            f"({', '.join(params)}). Received: {positional}"
+        ), None
     for key in keywords:
         if key not in sig.keywords:
             hint = did_you_mean(str(key), sig.keywords)
-            message = (
-                f"unknown argument '{clipped(key)}' for {fn}() "
-                f"(it takes {', '.join(sig.keywords)}).{hint}"
-            )
-            return message, key
+            known = ", ".join(sig.keywords)
+            return f"unknown argument '{clipped(key)}' for {fn}() (it takes {known}).{hint}", key
         if key in params[:positional]:
             return f"{fn}() got its argument '{key}' twice: by position and by name", key
     given = {*params[:positional], *keywords}
-    for name in sig.required:
-        if name not in given:
-            return f"missing required argument '{name}' for {fn}()"
-    return None
+    missing = next((name for name in sig.required if name not in given), None)
+    return (f"missing required argument '{missing}' for {fn}()" if missing else None), None
 
 
 class _Checker:
@@ -114,7 +101,7 @@ class _Checker:
         constant = tensors.constant_call(fn, args, kwargs)  # 10 ** 10 ** 10 refused here
         if constant is not None:
             return constant
-        problem = op_problem(fn, len(args), kwargs)
+        problem, _ = op_check(fn, len(args), kwargs)
         if problem:
             raise ExpressionError(problem)
         return None

@@ -183,6 +183,9 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
         field_hint = FIELD_HINTS.get(keys[-1]) if keys else None
         if path[:1] == ("blocks",) and len(path) >= 3 and path[2] == "inputs":
             field_hint = "a list of input names, or of {name, shape, dtype}"
+        is_var = path[:1] == ("vars",) and len(path) == 2
+        if is_var or (path[:1] == ("blocks",) and len(path) == 4 and path[2] == "params"):
+            field_hint = "a number, a boolean, a string or a ${expression}"
         if e["type"] == "too_short":
             expected = "at least one entry"
         elif field_hint and (len(path) < len(loc) or e["type"] != "value_error"):
