@@ -13,6 +13,24 @@ Example:
     153098
 """
 
-from .model import build_model, deep_graph, graph_size, load_model, make_optimizer
+from .model import (
+    build_model,
+    deep_graph,
+    graph_size,
+    load_model,
+    make_optimizer,
+    stage_optimizer,
+    start_stage,
+)
+from .trainable import set_trainable
 
-__all__ = ["build_model", "deep_graph", "graph_size", "load_model", "make_optimizer"]
+__all__ = [
+    "build_model",
+    "deep_graph",
+    "graph_size",
+    "load_model",
+    "make_optimizer",
+    "set_trainable",
+    "stage_optimizer",
+    "start_stage",
+]

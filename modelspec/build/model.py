@@ -22,6 +22,7 @@ from ..spec.loader import Document
 from ..spec.schema import ModelSpec
 from ..spec.validate import load_spec
 from .graph import Graph, body_of, build_body, keras_message
+from .trainable import check_patterns, sections, set_trainable
 
 if TYPE_CHECKING:
     import keras
@@ -67,8 +68,12 @@ class _Model:
             )
         except Exception as err:
             raise graph.fail(("outputs",), None, keras_message(err)) from err
+        stage = 0 if spec.train is not None and spec.train.stages else None
+        if spec.train is not None and (spec.train.trainable or spec.train.stages):
+            check_patterns(model, spec)  # a backbone's layers are known only now
+            set_trainable(model, sections(spec, stage), spec.document)
         if spec.compile is not None:
-            self.compile(model)
+            self.compile(model, stage_optimizer(spec, stage))
         return model
 
     def named_outputs(self) -> Any:
@@ -100,7 +105,7 @@ class _Model:
             return dict(zip(outputs, named, strict=True))
         return named if isinstance(outputs, list) else named[0]
 
-    def compile(self, model: keras.Model) -> None:
+    def compile(self, model: keras.Model, optimizer: str | Mapping[str, Any] | None = None) -> None:
         section = self.spec.compile
         assert section is not None
 
@@ -120,7 +125,7 @@ class _Model:
             }
         try:
             model.compile(
-                optimizer=make_optimizer(section.optimizer),
+                optimizer=make_optimizer(optimizer or section.optimizer),
                 loss=names(section.loss, "losses"),
                 loss_weights=section.loss_weights,
                 metrics=names(section.metrics, "metrics"),
@@ -131,6 +136,55 @@ class _Model:
             model.optimizer.build(model.trainable_variables)
         except Exception as err:
             raise self.graph.fail(("compile",), None, keras_message(err, "compiling")) from err
+
+
+def start_stage(model: keras.Model, spec: ModelSpec, stage: int | None) -> None:
+    """Set which layers train in a stage of ``train.stages`` (``None``: a run without
+    stages) and compile the model again with the stage's optimizer, its state fresh.
+
+    Raises:
+        BuildError: A pattern matches no layer (checked by :func:`build_model` already).
+
+    Example:
+        >>> spec = load_spec("specs/antirectifier_digits.yaml")
+        >>> model = build_model(spec)
+        >>> start_stage(model, spec, None)
+        >>> int(model.optimizer.iterations)
+        0
+    """
+    with deep_graph(graph_size(spec.document)):
+        set_trainable(model, sections(spec, stage), spec.document)
+        if spec.compile is not None:
+            _Model(spec).compile(model, stage_optimizer(spec, stage))
+
+
+def stage_optimizer(spec: ModelSpec, stage: int | None) -> str | Mapping[str, Any] | None:
+    """A stage's optimizer: its own, else ``compile.optimizer``, with the stage's
+    ``learning_rate`` if it gives one (``None``: the compile section's as it is).
+
+    Example:
+        >>> spec = load_spec('''
+        ... modelspec: 1
+        ... name: s
+        ... inputs: [{name: x, shape: [2]}]
+        ... layers: [{name: y, type: Dense, units: 1}]
+        ... outputs: [y]
+        ... compile: {optimizer: adam, loss: mse}
+        ... train: {data: {source: sklearn, name: iris}, stages: [{epochs: 1, learning_rate: 0.1}]}
+        ... ''')
+        >>> stage_optimizer(spec, 0)
+        {'type': 'adam', 'learning_rate': 0.1}
+    """
+    if stage is None or spec.train is None or not spec.train.stages:
+        return None
+    settings = spec.train.stages[stage]
+    optimizer = settings.optimizer
+    if optimizer is None:
+        optimizer = spec.compile.optimizer if spec.compile is not None else "adam"
+    if settings.learning_rate is None:
+        return optimizer
+    given = {"type": optimizer} if isinstance(optimizer, str) else dict(optimizer)
+    return given | {"learning_rate": settings.learning_rate}
 
 
 def make_optimizer(spec: str | Mapping[str, Any]) -> keras.optimizers.Optimizer:

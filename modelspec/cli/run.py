@@ -124,6 +124,9 @@ def train(
             f"epochs: {done}{planned}{stopped} (best {monitor} {values[best]:.4f} at epoch "
             f"{best + 1})"
         )
+    if result.stages:
+        spans = (f"{n} {a}-{b}" if a < b else f"{n} {a}" for n, a, b in result.stages)
+        click.echo(f"stages: {', '.join(spans)}")
     if result.metrics:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
         click.echo(f"test: {shown}")

@@ -250,6 +250,42 @@ class CallbackSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class TrainableSpec(_Strict):
+    """Which layers train: ``{freeze: [backbone], unfreeze: ["backbone/top*"],
+    keep_frozen: [BatchNormalization]}``.
+
+    Attributes:
+        freeze: Globs over node names (``node/layer-glob`` inside a block
+            instance or a nested model, at any depth) whose layers stop training.
+        unfreeze: Globs, applied after ``freeze``, whose layers train again.
+        keep_frozen: Layer class names kept frozen wherever they are, applied last
+            (a frozen ``BatchNormalization`` runs in inference mode).
+    """
+
+    freeze: list[StrictStr] = []
+    unfreeze: list[StrictStr] = []
+    keep_frozen: list[StrictStr] = []
+
+
+class StageSpec(_Strict):
+    """One phase of ``train.stages``: its epochs, optimizer and trainable layers.
+
+    Attributes:
+        name: Shown in the log and the summary (default ``stage_<n>``, from 1).
+        epochs: Epochs this stage trains.
+        optimizer: The stage's optimizer (default ``compile.optimizer``); its
+            state starts fresh at the stage's start.
+        learning_rate: Overrides the optimizer's learning rate.
+        trainable: Patterns applied after ``train.trainable``, to the model as built.
+    """
+
+    name: Name | None = None
+    epochs: Annotated[StrictInt, Field(gt=0)]
+    optimizer: Optimizer | None = None
+    learning_rate: Annotated[StrictFloat | StrictInt, Field(gt=0)] | None = None
+    trainable: TrainableSpec | None = None
+
+
 class TrainSpec(_Strict):
     """How ``modelspec train`` fits the model (``model.fit`` and ``compile`` knobs).
 
@@ -266,6 +302,10 @@ class TrainSpec(_Strict):
         verbose: Keras's progress output: 0 silent, 1 progress bar, 2 a line per epoch.
             Default: a progress bar on a terminal, a line per epoch otherwise (a log
             file or CI output gets no ``\r`` and ``\b`` sequences).
+        trainable: Which layers train, for the whole run (each stage's apply after).
+        stages: Phases trained one after the other (fine-tuning); the run's epochs
+            are their sum unless ``epochs`` is given (then the last stage is
+            lengthened, or the run stops after ``epochs``).
     """
 
     data: DataSpec
@@ -278,6 +318,15 @@ class TrainSpec(_Strict):
     jit_compile: bool | Literal["auto"] = "auto"
     monitor: StrictStr | None = None
     verbose: Literal[0, 1, 2] | None = None
+    trainable: TrainableSpec | None = None
+    stages: Annotated[list[StageSpec], Field(min_length=1)] | None = None
+
+    @property
+    def total_epochs(self) -> int:
+        """The run's epochs: ``epochs`` when given, else the stages' sum (else 10)."""
+        if self.stages and "epochs" not in self.model_fields_set:
+            return sum(s.epochs for s in self.stages)
+        return self.epochs
 
 
 ExportFormat = Literal["keras", "saved_model", "litert", "onnx", "openvino"]

@@ -50,7 +50,7 @@ import yaml
 
 from .. import data as data_module
 from .._version import __version__
-from ..build import build_model, deep_graph, graph_size, load_model
+from ..build import build_model, deep_graph, graph_size, load_model, start_stage
 from ..errors import ExportError, ModelSpecError, RunInterrupted, SpecError, TrainingFailed
 from ..files import write_text
 from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
@@ -60,6 +60,7 @@ from ..spec.validate import load_spec
 from .callbacks import make_callbacks
 from .history import plot_history, read_history
 from .inference import loss_first
+from .stages import Stage, StageEnd, plan, stage_at
 
 if TYPE_CHECKING:
     from ..data import Data
@@ -86,6 +87,8 @@ class TrainResult:
         epochs: The epochs the run was to train (``train.epochs`` or ``--epochs``).
         stopped_early: Why a callback ended the run before them (early
             stopping: ``val_loss did not improve for 5 epochs``), else ``None``.
+        stages: ``(name, first epoch, last epoch)`` of each ``train.stages`` phase
+            the run trains (1-based, inclusive), ``[]`` without stages.
     """
 
     model: keras.Model
@@ -97,6 +100,7 @@ class TrainResult:
     already_done: bool = False
     epochs: int = 0
     stopped_early: str | None = None
+    stages: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
 
 
 def _resolve(
@@ -179,7 +183,7 @@ def train(
             ]
         )
     settings = loaded.train
-    total_epochs = epochs or meta.get("epochs") or settings.epochs
+    total_epochs = epochs or meta.get("epochs") or settings.total_epochs
     if epochs and resume is None:
         record.append(f"train.epochs={epochs}")
 
@@ -267,20 +271,42 @@ def _run(
         else None
     )
     callbacks, state = make_callbacks(loaded, run_dir, val_ds is not None)
+    stages = plan(settings, total_epochs)
+    current: list[Stage] = []  # the stage the model is set up for
+
+    def prepare(epochs_done: int) -> None:
+        """The model as its checkpoint was saved: the stage of its last epoch."""
+        current[:] = [stage_at(stages, max(epochs_done - 1, 0))]
+        start_stage(model, loaded, current[0].index)
+
     if extend:  # a finished run: its final model and history go on
-        initial_epoch = state.extend(model, run_dir / "model.keras", meta.get("best"))
+        initial_epoch = state.extend(model, run_dir / "model.keras", meta.get("best"), prepare)
     else:  # a resumed run: its last committed epoch
-        initial_epoch = state.restore(model)
+        initial_epoch = state.restore(model, prepare)
+    shown = progress(settings.verbose if verbose is None else verbose)
+    stage_end = StageEnd()
     with deep_graph(graph_size(loaded.document)), _between_steps() as interrupt:
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            initial_epoch=initial_epoch,
-            epochs=total_epochs,
-            shuffle=False,  # the tf.data pipeline shuffles (seeded)
-            callbacks=[interrupt, *callbacks],
-            verbose=progress(settings.verbose if verbose is None else verbose),
-        )
+        for stage in stages:
+            if stage.end <= initial_epoch and stage is not stages[-1]:
+                continue  # done before the resume
+            if current != [stage]:  # a stage starts: its layers, a fresh optimizer
+                if current or stage.index:  # (build_model set up the first one)
+                    start_stage(model, loaded, stage.index)
+                current[:] = [stage]
+            if stage.index is not None and shown and initial_epoch < stage.end:
+                print(_stage_line(stage, len(stages), model), flush=True)
+            stage_end.end = stage.end
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                initial_epoch=max(initial_epoch, stage.start),
+                epochs=total_epochs,
+                shuffle=False,  # the tf.data pipeline shuffles (seeded)
+                callbacks=[interrupt, stage_end, *callbacks],
+                verbose=shown,
+            )
+            if model.stop_training and not stage_end.reached:
+                break  # a callback ended the run (early stopping)
     history = read_history(run_dir)
     metrics = _evaluate(model, data, settings.batch_size)
     resolved = run_dir / "spec.yaml"
@@ -295,10 +321,25 @@ def _run(
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     state.finish()
     result = TrainResult(model, history, metrics, run_dir, epochs=total_epochs)
+    if stages[0].index is not None:
+        result.stages = [(s.name, s.start + 1, s.end) for s in stages]
     result.stopped_early = _stopped_early(callbacks)
     if loaded.export is not None:
         _export_run(result, loaded, meta, plugins, allow_imports)
     return result
+
+
+def _stage_line(stage: Stage, count: int, model: keras.Model) -> str:
+    """What a stage's start prints: ``Stage 2/2 fine_tune: epochs 4-6, 1,234 of
+    5,678 parameters train, learning rate 1e-05``."""
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    total = sum(int(w.numpy().size) for w in model.weights)
+    rate = model.optimizer.learning_rate
+    shown = f", learning rate {float(rate.numpy()):.3g}" if hasattr(rate, "numpy") else ""
+    return (
+        f"Stage {(stage.index or 0) + 1}/{count} {stage.name}: epochs {stage.start + 1}-"
+        f"{stage.end}, {trainable:,} of {total:,} parameters train{shown}"
+    )
 
 
 class _Interrupt(keras.callbacks.Callback):

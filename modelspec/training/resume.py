@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,13 @@ class RunState(keras.callbacks.Callback):
         self.state: dict[str, Any] = {"epoch": 0, "rows": [], "checkpoint": None}
 
     # -- resume ------------------------------------------------------------------
-    def restore(self, model: keras.Model) -> int:
+    def restore(self, model: keras.Model, prepare: Callable[[int], None] | None = None) -> int:
         """Finish what a killed run left half done; load its last checkpoint into
-        ``model``; return the epoch to resume at (0 for a new run)."""
+        ``model``; return the epoch to resume at (0 for a new run).
+
+        ``prepare(epoch)`` is called before a checkpoint is loaded, with the epochs
+        it holds: it makes the model what it was when it was saved (the trainable
+        layers and the optimizer of that epoch's stage)."""
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         path = self.backup_dir / STATE
         if path.is_file():
@@ -109,18 +114,29 @@ class RunState(keras.callbacks.Callback):
             self.checkpoint.best = self.state["best"]
         name = self.state.get("checkpoint")
         if name and (self.backup_dir / name).is_file():
+            if prepare is not None:
+                prepare(int(self.state["epoch"]))
             model.load_weights(self.backup_dir / name)  # weights and optimizer state
             return int(self.state["epoch"])
         self.state = {"epoch": 0, "rows": [], "checkpoint": None}
         return 0
 
-    def extend(self, model: keras.Model, saved: Path, best: float | None) -> int:
+    def extend(
+        self,
+        model: keras.Model,
+        saved: Path,
+        best: float | None,
+        prepare: Callable[[int], None] | None = None,
+    ) -> int:
         """A finished run trained further: its final model (weights and optimizer
         state) and its history become the committed state to continue from (so a kill
-        in the next epoch resumes here, losing nothing); returns the epochs done."""
+        in the next epoch resumes here, losing nothing); returns the epochs done.
+        ``prepare`` as for :meth:`restore`."""
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         with self.history.open(encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
+        if prepare is not None:
+            prepare(len(rows))
         model.load_weights(saved)
         name = f"epoch-{len(rows)}.keras"
         with atomic_path(self.backup_dir / name) as tmp:

@@ -37,6 +37,7 @@ from .compile import check_compile
 from .context import Context
 from .structure import check_imports, check_structure
 from .train import check_train
+from .trainable import check_trainable
 from .wiring import check_graph
 
 Source = str | os.PathLike[str] | Mapping[str, Any] | ModelSpec | Document
@@ -119,6 +120,7 @@ def _check(doc: Document, allow_imports: bool) -> Report:
     check_graph(ctx)
     check_compile(ctx)
     check_train(ctx)
+    check_trainable(ctx)
     # a value whose expression failed is still its text: its other problems would echo that
     failed = [d.path for d in expansion]
     found = expansion + [

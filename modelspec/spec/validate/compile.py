@@ -48,7 +48,7 @@ def check_compile(ctx: Context) -> None:
             if namespace and isinstance(item, str):
                 known_name(ctx, namespace, item, ("compile", key, *_as_path(sub)))
     _weights_need_losses(ctx, section, names)
-    _optimizer(ctx, section.get("optimizer"))
+    check_optimizer(ctx, section.get("optimizer"), ("compile", "optimizer"))
 
 
 def _weights_need_losses(ctx: Context, section: dict[str, Any], names: list[str]) -> None:
@@ -113,8 +113,8 @@ def logged_names(data: dict[str, Any]) -> set[str] | None:
     return logged
 
 
-def _optimizer(ctx: Context, optimizer: Any) -> None:
-    path: PathT = ("compile", "optimizer")
+def check_optimizer(ctx: Context, optimizer: Any, path: PathT) -> None:
+    """An optimizer: a name, or ``{type: name, **args}`` with its arguments checked."""
     name = optimizer.get("type") if isinstance(optimizer, dict) else optimizer
     if isinstance(optimizer, dict) and "type" not in optimizer:
         ctx.add(path, "missing required key 'type' (the optimizer's name, such as adam)")

@@ -32,6 +32,8 @@ from ..schema import (
     InputSpec,
     ModelSpec,
     SplitSpec,
+    StageSpec,
+    TrainableSpec,
     TrainSpec,
 )
 from .context import Context
@@ -55,6 +57,12 @@ FIELD_HINTS = {
     "fn": "one of " + ", ".join(ADD_LOSS_FUNCTIONS),
     "modelspec": "1, the spec format version this modelspec reads",
     "epochs": "a positive integer",
+    "stages": "a list of stages such as {epochs: 5, learning_rate: 1e-5, trainable: {...}}",
+    "trainable": "a mapping {freeze: [patterns], unfreeze: [patterns], keep_frozen: [classes]}",
+    "freeze": "a list of node-name patterns such as backbone or 'backbone/block_16*'",
+    "unfreeze": "a list of node-name patterns such as backbone or 'backbone/block_16*'",
+    "keep_frozen": "a list of layer class names such as BatchNormalization",
+    "learning_rate": "a positive number",
     "batch_size": "a positive integer",
     "steps_per_execution": "a positive integer",
     "source": "one of sklearn, keras, npz, csv, images, function",
@@ -84,8 +92,13 @@ def fields_at(path: PathT) -> list[str]:
         ("train",): TrainSpec,
         ("train", "data"): DataSpec,
         ("train", "data", "split"): SplitSpec,
+        ("train", "trainable"): TrainableSpec,
         ("export",): ExportSpec,
     }
+    if len(path) == 3 and path[:2] == ("train", "stages"):
+        return list(StageSpec.model_fields)
+    if len(path) == 4 and path[:2] == ("train", "stages") and path[3] == "trainable":
+        return list(TrainableSpec.model_fields)
     if len(path) == 2 and path[0] == "inputs":
         return list(InputSpec.model_fields)
     if len(path) == 3 and path[0] == "layers" and path[2] == "add_loss":
