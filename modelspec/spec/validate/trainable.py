@@ -86,8 +86,7 @@ def _unmatched(doc: Document, parts: list[str], pattern: str, owner: str | None)
     matched = [(n, node) for n, node in nodes if fnmatchcase(n, part)]
     if not matched:
         hint = did_you_mean(part, names)
-        repeated = doc.aliases.get(part)
-        if repeated is not None and not hint:
+        if part in doc.aliases:
             hint = f" '{clipped(part)}' is repeated: match its copies with '{clipped(part)}_*'."
         shown_names = listed(names[:12]) + (", ..." if len(names) > 12 else "")
         where = f" inside '{clipped(owner)}' (its" if owner else " (the"
@@ -173,7 +172,8 @@ def _epochs(ctx: Context, section: dict[str, Any]) -> None:
         return
     name = stages[i].get("name") or f"stage_{i + 1}"
     if epochs > total:
-        effect = f"the last stage, '{clipped(name)}', trains {epochs - total} more"
+        more = epochs - total
+        effect = f"the last stage, '{clipped(name)}', trains {more} more epoch{'s' * (more > 1)}"
     else:
         effect = f"the run stops after epoch {epochs}, in stage '{clipped(name)}'"
         if i < len(counts) - 1:
