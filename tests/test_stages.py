@@ -171,6 +171,32 @@ def test_stages_and_train_epochs(write_spec: Callable[..., str]) -> None:
     ]
 
 
+def test_the_editor_schema_knows_stages_and_trainable() -> None:
+    import jsonschema
+    import yaml
+
+    from modelspec.spec.jsonschema import spec_json_schema
+
+    validator = jsonschema.Draft202012Validator(spec_json_schema())
+    data = yaml.safe_load(FT + STAGES)
+    assert [e.message for e in validator.iter_errors(data)] == []
+    data["train"]["stages"][0]["epoch"] = 2
+    del data["train"]["stages"][0]["epochs"]
+    data["train"]["trainable"]["keep"] = []
+
+    def messages(errors: Any) -> Any:  # inside the anyOf of each optional key too
+        for error in errors:
+            yield error.message
+            yield from messages(error.context or ())
+
+    found = set(messages(validator.iter_errors(data)))
+    assert {
+        "'epochs' is a required property",
+        "Additional properties are not allowed ('epoch' was unexpected)",
+        "Additional properties are not allowed ('keep' was unexpected)",
+    } <= found
+
+
 # -- build: which weights train ------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ import copy
 import dataclasses
 import datetime
 import json
+import math
 import os
 import shlex
 import signal
@@ -277,7 +278,8 @@ def _run(
     def prepare(epochs_done: int) -> None:
         """The model as its checkpoint was saved: the stage of its last epoch."""
         current[:] = [stage_at(stages, max(epochs_done - 1, 0))]
-        start_stage(model, loaded, current[0].index)
+        if settings.stages or settings.trainable:  # else as build_model compiled it
+            start_stage(model, loaded, current[0].index)
 
     if extend:  # a finished run: its final model and history go on
         initial_epoch = state.extend(model, run_dir / "model.keras", meta.get("best"), prepare)
@@ -332,8 +334,8 @@ def _run(
 def _stage_line(stage: Stage, count: int, model: keras.Model) -> str:
     """What a stage's start prints: ``Stage 2/2 fine_tune: epochs 4-6, 1,234 of
     5,678 parameters train, learning rate 1e-05``."""
-    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
-    total = sum(int(w.numpy().size) for w in model.weights)
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    total = sum(math.prod(w.shape) for w in model.weights)
     rate = model.optimizer.learning_rate
     shown = f", learning rate {float(rate.numpy()):.3g}" if hasattr(rate, "numpy") else ""
     return (
