@@ -296,7 +296,7 @@ def _run(
                     start_stage(model, loaded, stage.index)
                 current[:] = [stage]
             if stage.index is not None and shown and initial_epoch < stage.end:
-                print(_stage_line(stage, len(stages), model), flush=True)
+                print(_stage_line(stage, len(settings.stages or ()), model), flush=True)
             stage_end.end = stage.end
             model.fit(
                 train_ds,
