@@ -150,6 +150,24 @@ def test_patterns_reach_blocks_inside_blocks_and_name_repeats(
     ]
 
 
+def test_patterns_that_set_nothing(write_spec: Callable[..., str]) -> None:
+    spec = FT.replace(
+        "  - {name: probs,", '  - {name: scaled, expr: "backbone * 2"}\n  - {name: probs,'
+    )
+    path = write_spec(spec + "  trainable: {freeze: [scaled], keep_frozen: [BatchNormalization]}\n")
+    assert lines(path) == [
+        "spec.yaml:26:24: train.trainable.freeze[0]: pattern 'scaled' matches only nodes "
+        "without a layer of their own (scaled: op, expr or share nodes), so it sets no "
+        "weights. Match the layers they use."
+    ]
+    alone = write_spec(FT + "  trainable: {keep_frozen: [BatchNormalization]}\n", "alone.yaml")
+    assert lines(alone) == [
+        "alone.yaml:25:15: warning: train.trainable.keep_frozen: keep_frozen keeps layers "
+        "frozen inside the parts that freeze or unfreeze patterns touch, and no section has "
+        "one: it changes nothing here. Add `freeze: [...]` or `unfreeze: [...]`."
+    ]
+
+
 def test_stages_and_train_epochs(write_spec: Callable[..., str]) -> None:
     assert load_spec(write_spec(FT + STAGES)).train.total_epochs == 4  # type: ignore[union-attr]
     longer = write_spec(FT + "  epochs: 5\n" + STAGES, "longer.yaml")

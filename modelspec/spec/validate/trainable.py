@@ -44,6 +44,25 @@ def check_trainable(ctx: Context) -> None:
             _patterns(ctx, value, path)
     _names(ctx, as_list(stages))
     _epochs(ctx, section)
+    _keep_frozen_alone(ctx, places)
+
+
+def _keep_frozen_alone(ctx: Context, places: list[tuple[Any, PathT]]) -> None:
+    """``keep_frozen`` acts inside what ``freeze``/``unfreeze`` patterns touch: with no
+    pattern anywhere it does nothing, which a warning says."""
+    sections = [(v, p) for v, p in places if isinstance(v, dict)]
+    if any(v.get("freeze") or v.get("unfreeze") for v, _ in sections):
+        return
+    for value, path in sections:
+        if value.get("keep_frozen"):
+            ctx.add(
+                (*path, "keep_frozen"),
+                "keep_frozen keeps layers frozen inside the parts that freeze or unfreeze "
+                "patterns touch, and no section has one: it changes nothing here. Add "
+                "`freeze: [...]` or `unfreeze: [...]`.",
+                key=True,
+                warning=True,
+            )
 
 
 def _patterns(ctx: Context, section: dict[str, Any], path: PathT) -> None:
@@ -93,6 +112,14 @@ def _unmatched(doc: Document, parts: list[str], pattern: str, owner: str | None)
         return (
             f"pattern '{clipped(pattern)}' matches no node{where} nodes are {shown_names}).{hint}"
         )
+    layered = [(n, node) for n, node in matched if not _layerless(node)]
+    if not layered:
+        return (
+            f"pattern '{clipped(pattern)}' matches only nodes without a layer of their own "
+            f"({listed([n for n, _ in matched])}: op, expr or share nodes), so it sets no "
+            "weights. Match the layers they use."
+        )
+    matched = layered
     if len(parts) == 1:
         return None
     inner: list[tuple[str, Document]] = []
@@ -109,6 +136,11 @@ def _unmatched(doc: Document, parts: list[str], pattern: str, owner: str | None)
         )
     problems = [_unmatched(body, parts[1:], pattern, name) for name, body in inner]
     return problems[0] if all(problems) else None
+
+
+def _layerless(node: dict[str, Any]) -> bool:
+    """Whether a node makes no Keras layer named after it (the model cannot find it)."""
+    return any(node.get(key) is not None for key in ("op", "expr", "share"))
 
 
 def _may_nest(node: dict[str, Any]) -> bool:
