@@ -218,11 +218,16 @@ def test_a_backbone_is_a_nested_model_that_reloads_in_safe_mode(tmp_path: Path) 
     assert [layer.name for layer in again.get_layer("backbone").layers] == names
 
 
-def test_a_backbone_takes_its_input_shape_from_its_input(write_spec: Callable[..., str]) -> None:
-    model = build_model(
-        write_spec(BACKBONE.replace("[32, 32, 3]", "[48, 40, 3]").replace(", pooling: avg", ""))
-    )
-    assert model.get_layer("backbone").input_shape == (None, 48, 40, 3)
+def test_a_backbone_takes_its_input_shape_from_its_input_and_the_node_name(
+    write_spec: Callable[..., str],
+) -> None:
+    spec = BACKBONE.replace("[32, 32, 3]", "[48, 40, 3]").replace(", pooling: avg", "")
+    # EfficientNetV2 looks its own name up: built under its Keras name, then renamed
+    spec = spec.replace("MobileNetV2", "EfficientNetV2B0").replace(", alpha: 0.35", "")
+    backbone = build_model(write_spec(spec)).get_layer("backbone")
+    assert backbone.name == "backbone"
+    assert backbone.input_shape == (None, 48, 40, 3)
+    assert backbone.output_shape == (None, 2, 2, 1280)
 
 
 def test_a_too_small_input_is_a_located_build_error(write_spec: Callable[..., str]) -> None:

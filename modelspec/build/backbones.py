@@ -66,6 +66,13 @@ def _download_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(before)
 
 
+def _renamed(model: Any, name: str) -> Any:
+    """``model``, named ``name``: renamed once built, as some applications look
+    their own name up (EfficientNetV2 reads its block arguments by it)."""
+    model.name = name
+    return model
+
+
 def application(type_name: str, name: str, args: dict[str, Any], inputs: Any) -> Any:
     """The ``keras.Model`` of the ``keras.applications`` node ``name``, for ``inputs``.
 
@@ -81,10 +88,10 @@ def application(type_name: str, name: str, args: dict[str, Any], inputs: Any) ->
     if args.get("input_shape") is None and not isinstance(inputs, list | tuple | dict):
         args["input_shape"] = tuple(inputs.shape[1:])
     if args["weights"] != "imagenet":
-        return build(name=name, **args)
+        return _renamed(build(**args), name)
     try:
         with _download_timeout(DOWNLOAD_TIMEOUT):
-            return build(name=name, **args)
+            return _renamed(build(**args), name)
     except Exception as err:
         found = _FETCH_FAILURE.match(str(err))
         if found is None:
