@@ -163,11 +163,6 @@ def builtin_layer_names() -> list[str]:
     return sorted({*raw["layers"], *raw["modelspec_layers"], *prefixed})
 
 
-def keras_hub_version() -> str | None:
-    """The KerasHub version the catalogue's ``hub.`` layers were read from."""
-    version = _raw().get("keras_hub_version")
-    return None if version is None else str(version)
-
 
 def builtin_names(namespace: str) -> set[str]:
     """Names Keras and modelspec know in ``namespace`` (``activations``, ``losses``...)."""
