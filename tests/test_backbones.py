@@ -62,8 +62,9 @@ modelspec: 1
 name: bad
 inputs:
   - {name: image, shape: [64, 64, 3]}
+  - {name: flat, shape: [64]}
 layers:
-  - {name: a, type: applications.MobileNetV4}
+  - {name: a, type: applications.MobileNetV4, inputs: image}
   - {name: b, type: applications.mobilenetv2, inputs: image}
   - {name: c, type: MobileNetV2, inputs: image}
   - {name: d, type: applications.MobileNetV2, alfa: 1, inputs: image}
@@ -77,41 +78,44 @@ layers:
   - {name: l, type: applications.ResNet50, weights: imagenet, classes: 10, inputs: image}
   - {name: m, type: applications.MobileNetV2, classifier_activation: softmx, inputs: image}
   - {name: n, type: applications.MobileNetV2, input_tensor: image, inputs: image}
-outputs: [a, b, c, d, e, f, g, h, i, j, k, l, m, n]
+  - {name: o, type: applications.MobileNetV2, inputs: flat}
+outputs: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o]
 """
     )
     assert lines(path) == [
-        "spec.yaml:6:21: layers[0] (a).type: unknown layer type 'applications.MobileNetV4'. "
+        "spec.yaml:7:21: layers[0] (a).type: unknown layer type 'applications.MobileNetV4'. "
         "Did you mean 'applications.MobileNetV2'? Run `modelspec layers` to list the available "
         "types; custom layers need their plugin (--plugin).",
-        "spec.yaml:7:21: layers[1] (b).type: unknown layer type 'applications.mobilenetv2'. "
+        "spec.yaml:8:21: layers[1] (b).type: unknown layer type 'applications.mobilenetv2'. "
         "Did you mean 'applications.MobileNetV2'? Run `modelspec layers` to list the available "
         "types; custom layers need their plugin (--plugin).",
-        "spec.yaml:8:21: layers[2] (c).type: unknown layer type 'MobileNetV2'. "
+        "spec.yaml:9:21: layers[2] (c).type: unknown layer type 'MobileNetV2'. "
         "Did you mean 'applications.MobileNetV2'? Run `modelspec layers` to list the available "
         "types; custom layers need their plugin (--plugin).",
-        "spec.yaml:9:47: layers[3] (d).alfa: unknown argument 'alfa' for "
+        "spec.yaml:10:47: layers[3] (d).alfa: unknown argument 'alfa' for "
         "applications.MobileNetV2. Did you mean 'alpha'?",
-        "spec.yaml:10:56: layers[4] (e).weights: expected null or 'imagenet'. "
+        "spec.yaml:11:56: layers[4] (e).weights: expected null or 'imagenet'. "
         "Received: weights='imagnet'",
-        "spec.yaml:11:56: layers[5] (f).pooling: expected null or one of 'avg', 'max'. "
+        "spec.yaml:12:56: layers[5] (f).pooling: expected null or one of 'avg', 'max'. "
         "Received: pooling='mean'",
-        "spec.yaml:12:60: layers[6] (g).include_top: expected a boolean (true or false). "
+        "spec.yaml:13:60: layers[6] (g).include_top: expected a boolean (true or false). "
         "Received: include_top='no'",
-        "spec.yaml:13:56: layers[7] (h).classes: expected a positive integer. Received: classes=0",
-        "spec.yaml:14:54: layers[8] (i).alpha: expected a number. Received: alpha='big'",
-        "spec.yaml:15:60: layers[9] (j).input_shape: expected a list of integers (null for an "
+        "spec.yaml:14:56: layers[7] (h).classes: expected a positive integer. Received: classes=0",
+        "spec.yaml:15:54: layers[8] (i).alpha: expected a number. Received: alpha='big'",
+        "spec.yaml:16:60: layers[9] (j).input_shape: expected a list of integers (null for an "
         "unknown size). Received: input_shape=96",
-        "spec.yaml:16:60: layers[10] (k).input_shape: expected the shape of 'image', the input "
+        "spec.yaml:17:60: layers[10] (k).input_shape: expected the shape of 'image', the input "
         "this node is called on ([64, 64, 3]), or no input_shape (it is then the input's). "
         "Received: input_shape=[96, 96, 3]",
-        "spec.yaml:17:72: layers[11] (l).classes: expected 1000 (ImageNet's classes) with "
+        "spec.yaml:18:72: layers[11] (l).classes: expected 1000 (ImageNet's classes) with "
         "weights: imagenet and include_top: true. Received: classes=10. For other classes, set "
         "include_top: false (and pooling: avg) and put your own Dense head after it.",
-        "spec.yaml:18:70: layers[12] (m).classifier_activation: unknown activation 'softmx'. "
+        "spec.yaml:19:70: layers[12] (m).classifier_activation: unknown activation 'softmx'. "
         "Did you mean 'softmax'?",
-        "spec.yaml:19:47: layers[13] (n).input_tensor: unknown argument 'input_tensor' for "
+        "spec.yaml:20:47: layers[13] (n).input_tensor: unknown argument 'input_tensor' for "
         "applications.MobileNetV2. A model is called on the node's `inputs:`.",
+        "spec.yaml:21:5: layers[14] (o): applications.MobileNetV2 takes images: expected its "
+        "input 'flat' to have the shape [height, width, channels]. Received: [64]",
     ]
 
 

@@ -163,7 +163,6 @@ def builtin_layer_names() -> list[str]:
     return sorted({*raw["layers"], *raw["modelspec_layers"], *prefixed})
 
 
-
 def builtin_names(namespace: str) -> set[str]:
     """Names Keras and modelspec know in ``namespace`` (``activations``, ``losses``...)."""
     raw = _raw()

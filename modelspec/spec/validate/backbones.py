@@ -1,9 +1,9 @@
 """What Keras would refuse while building a ``keras.applications`` node, checked first.
 
 Its arguments are checked against the catalogue like a layer's; on top of
-that, an ``input_shape`` must match the shape of the model input the node is
-called on, and a classifier head with ImageNet weights has ImageNet's 1000
-classes.
+that, the model input the node is called on is an image (height, width,
+channels), an ``input_shape`` must match its shape, and a classifier head with
+ImageNet weights has ImageNet's 1000 classes.
 
 Example:
     >>> from modelspec.spec.loader import load_document
@@ -28,6 +28,8 @@ from .context import Context, as_list
 
 #: How many classes the ImageNet classifier head has.
 IMAGENET_CLASSES = 1000
+#: The shape of an application's input, as messages say it.
+IMAGE_SHAPE = "[height, width, channels]"
 
 
 def _input_shape(ctx: Context, index: int, node: dict[str, Any]) -> tuple[str, list[Any]] | None:
@@ -49,6 +51,14 @@ def check_application(ctx: Context, index: int, node: dict[str, Any], path: Path
     """A ``keras.applications`` node's arguments, against each other and its input."""
     given = node.get("input_shape")
     found = _input_shape(ctx, index, node)
+    if found is not None and len(found[1]) != 3:
+        name, shape = found
+        ctx.add(
+            path,
+            f"{node.get('type')} takes images: expected its input '{name}' to have the shape "
+            f"{IMAGE_SHAPE}. Received: {shown(shape)}",
+        )
+        return
     if isinstance(given, list) and found is not None:
         name, shape = found
         same = len(given) == len(shape) and all(
