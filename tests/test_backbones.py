@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.error
@@ -190,6 +191,22 @@ def test_the_catalogue_has_every_application_and_the_hub_layers() -> None:
     assert {"hub.TransformerEncoder", "hub.TokenAndPositionEmbedding", "hub.RotaryEmbedding"} <= hub
     assert catalogue.keras_layer("applications.MobileNetV2").args["weights"].default is None
     assert "input_tensor" not in catalogue.keras_layer("applications.ResNet50").args
+
+
+def test_make_catalogue_without_keras_hub_keeps_the_shipped_hub_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelspec.catalogue import store
+    from modelspec.layers.catalogue import hub_part
+
+    shipped = json.loads(store.CATALOGUE_PATH.read_text(encoding="utf-8"))
+    assert hub_part()["hub_layers"] == shipped["hub_layers"]  # KerasHub installed: the same
+    monkeypatch.setitem(sys.modules, "keras_hub", None)
+    assert backbones.hub_catalogue() is None
+    assert hub_part() == {
+        "keras_hub_version": shipped["keras_hub_version"],
+        "hub_layers": shipped["hub_layers"],
+    }
 
 
 def test_layers_lists_applications_and_hub_layers() -> None:
