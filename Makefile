@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 YAML_LANGUAGE_SERVER := 1.25.0
+KERAS_HUB := 0.32.0
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: venv run test lint format bench catalogue clean
@@ -12,6 +13,12 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# KerasHub for the hub.* node types (tests/test_backbones.py), without its dependencies:
+	@# it requires tensorflow-text, which requires the full `tensorflow` (this venv has
+	@# tensorflow-cpu); keras_hub's layers need only the light ones listed here.
+	$(BIN)/python -m pip install --quiet --no-deps "keras-hub==$(KERAS_HUB)"
+	$(BIN)/python -m pip install --quiet regex sentencepiece tokenizers "kagglehub!=1.0.1" \
+		"kagglesdk==0.1.28"
 	@# the YAML language server editors use, for tests/test_editor.py (skipped without node)
 	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund \
 		--prefix $(VENV)/node yaml-language-server@$(YAML_LANGUAGE_SERVER) \
@@ -45,7 +52,7 @@ bench: venv
 	$(BIN)/python bench/train_vs_keras.py --variant train.steps_per_execution=10
 	$(BIN)/python bench/export_latency.py
 
-## Regenerate modelspec/catalogue/keras_catalogue.json from the installed Keras.
+## Regenerate modelspec/catalogue/keras_catalogue.json from the installed Keras (and KerasHub).
 catalogue: venv
 	$(BIN)/python -m modelspec.layers.catalogue
 

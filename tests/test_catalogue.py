@@ -45,6 +45,8 @@ def test_another_keras_version_gets_a_generated_cached_catalogue(
         shipped = json.loads(store.CATALOGUE_PATH.read_text(encoding="utf-8"))
         assert data["modelspec_layers"] == shipped["modelspec_layers"]  # kept from the file
         assert data["modelspec_names"] == shipped["modelspec_names"]
+        assert data["hub_layers"] == shipped["hub_layers"]  # KerasHub's part too
+        assert "MobileNetV2" in data["applications"]  # generated with Keras's
         cached.write_text(json.dumps(data | {"marker": 1}), encoding="utf-8")
         store._raw.cache_clear()
         assert store._raw()["marker"] == 1  # read back, not regenerated

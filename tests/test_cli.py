@@ -332,7 +332,10 @@ def test_layers_lists_every_match_the_exact_one_first() -> None:
     code, out = run("layers", "dense")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("Dense [keras]: units, ")
-    assert lines[-1] == "also matching: CustomDense, EinsumDense, TwoInputDense"
+    assert lines[-1] == (
+        "also matching: CustomDense, EinsumDense, TwoInputDense, applications.DenseNet121, "
+        "applications.DenseNet169, applications.DenseNet201, hub.DenseNetImageConverter"
+    )
     code, out = run("layers")
     assert "Antirectifier [modelspec]: no arguments\n" in out
 

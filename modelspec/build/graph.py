@@ -23,6 +23,7 @@ from ..spec.graph import effective_inputs, node_deps, parse_ref, topological_ord
 from ..spec.loader import Document, PathT
 from ..spec.scalars import ExpressionError, is_deferred, substitute
 from ..spec.schema import BlockInput, Body, InputSpec, LayerNode
+from .backbones import Unavailable, application, hub_layer_class
 from .ops import evaluate
 
 
@@ -69,7 +70,11 @@ class Graph:
     # -- layers ------------------------------------------------------------
     def layer_class(self, type_name: str) -> Any:
         cls = registry.layers.get(type_name)
-        return cls if cls is not None else getattr(self.keras.layers, type_name)
+        if cls is not None:
+            return cls
+        if type_name.startswith("hub."):
+            return hub_layer_class(type_name)
+        return getattr(self.keras.layers, type_name)
 
     def named(self, namespace: str, value: Any) -> Any:
         """A registered object for a name Keras would not resolve by itself."""
@@ -193,6 +198,8 @@ class Graph:
                 )(value)
         except BuildError:
             raise
+        except Unavailable as err:
+            raise self.fail((*path, err.key), node.name, str(err)) from err
         except Exception as err:
             raise self.fail(path, node.name, keras_message(err)) from err
         self.tensors[node.name] = output
@@ -243,10 +250,11 @@ class Graph:
             new = registry.layer_signature(node.type or "")
             assert new is not None  # validated
             sig = new
-            args = self.shaped(node.args, path, node.name)
-            layer = self.layer_class(node.type or "")(
-                name=node.name, **self.convert(new, args, node.name)
-            )
+            args = self.convert(new, self.shaped(node.args, path, node.name), node.name)
+            if (node.type or "").startswith("applications."):  # a model, called on the input
+                layer = application(node.type or "", node.name, args, self.resolve_field(field))
+            else:
+                layer = self.layer_class(node.type or "")(name=node.name, **args)
         self.layers[node.name] = layer
         return self.call(layer, field, sig)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import catalogue
+from ..catalogue.backbones import HUB_INSTALL
 from ..errors import BuildError, ModelLoadError, did_you_mean
 from ..spec.loader import Document
 from ..spec.schema import ModelSpec
@@ -296,6 +297,25 @@ def _block(spec: ModelSpec, name: str) -> keras.Model:
     return build_body(body, name, like=used.inputs)
 
 
+def _import_keras_hub_for(target: Path) -> None:
+    """Import KerasHub (it registers its layers with Keras) when the saved model uses
+    its layers; without KerasHub installed, say how to install it."""
+    try:
+        with zipfile.ZipFile(target) as archive:
+            uses_hub = '"keras_hub' in archive.read("config.json").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return  # Keras's own load reports what is wrong with the file
+    if not uses_hub:
+        return
+    try:
+        import keras_hub  # noqa: F401
+    except ImportError:
+        raise ModelLoadError(
+            f"{target} has KerasHub layers, and KerasHub is not installed. Install it with: "
+            f"{HUB_INSTALL}"
+        ) from None
+
+
 def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> keras.Model:
     """Reload a saved ``.keras`` model with ``safe_mode=True``.
 
@@ -324,6 +344,7 @@ def load_model(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> 
             f"expected a .keras file (a zip archive). Received: {target}, which is not one: "
             "cut short while being written, or another format. Save or export it again."
         )
+    _import_keras_hub_for(target)
     try:
         with deep_graph(20_000):
             return keras.saving.load_model(target, safe_mode=True)

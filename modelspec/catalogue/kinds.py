@@ -40,10 +40,11 @@ _POSITIVE_INT_ARGS = {
     "depth_multiplier",
     "n",
     "num_tokens",
+    "classes",  # keras.applications: the classifier head's size
 }
 _FRACTION_ARGS = {"rate", "dropout", "recurrent_dropout"}
 _INT_OR_INTS_ARGS = {"kernel_size", "strides", "pool_size", "dilation_rate", "size"}
-_SHAPE_ARGS = {"target_shape", "dims"}
+_SHAPE_ARGS = {"target_shape", "dims", "input_shape"}  # input_shape: keras.applications
 #: Arguments that take a list or the path of a file Keras reads (lookup layers'
 #: ``vocabulary``): a spec can read files, relative to its folder.
 FILE_ARGS = {"vocabulary"}
@@ -51,6 +52,7 @@ _FREQ_ARGS = {"save_freq", "update_freq"}  # callbacks: "epoch" or every N batch
 _NAMED_ARGS = {  # argument name -> the namespace of names it takes
     "activation": "activations",
     "recurrent_activation": "activations",
+    "classifier_activation": "activations",  # keras.applications
 }
 _SUFFIX_ARGS = {
     "_initializer": "initializers",
@@ -244,10 +246,21 @@ def arg_kind(name: str, default: Any = inspect.Parameter.empty, annotation: Any 
 
 
 @functools.cache
-def choice_kind(choices: tuple[str, ...]) -> ArgKind:
+def choice_kind(choices: tuple[str | None, ...]) -> ArgKind:
+    """One of ``choices``; a ``None`` among them is shown as null.
+
+    Example:
+        >>> choice_kind(("avg", "max")).description, choice_kind((None, "imagenet")).description
+        ("one of 'avg', 'max'", "null or 'imagenet'")
+    """
+    named = [repr(c) for c in choices if c is not None]
+    if None in choices:
+        description = "null or " + (named[0] if len(named) == 1 else "one of " + ", ".join(named))
+    else:
+        description = "one of " + ", ".join(named)
     return ArgKind(
         "choice",
-        "one of " + ", ".join(map(repr, choices)),
+        description,
         typing.Literal[choices],
         json_schema={"enum": list(choices)},
     )

@@ -135,7 +135,7 @@ class ArgInfo:
     default: Any = None
     is_tuple: bool = False
     annotation: Any = None
-    choices: tuple[str, ...] = ()
+    choices: tuple[str | None, ...] = ()
 
     @property
     def kind(self) -> ArgKind:
@@ -423,9 +423,10 @@ def keras_op_functions() -> dict[str, Callable[..., Any]]:
 
 
 def keras_catalogue() -> dict[str, Any]:
-    """The catalogue's part that comes from the installed Keras (this imports Keras):
-    its version, layers, ops (and the refused ones, with why), optimizers,
-    schedules, callbacks and known names."""
+    """The catalogue's part that comes from ``keras.layers`` and the rest of the
+    installed Keras (this imports Keras): its version, layers, ops (and the
+    refused ones, with why), optimizers, schedules, callbacks and known names;
+    :func:`~modelspec.catalogue.backbones.keras_part` adds the applications."""
     import keras
     from keras.optimizers import schedules
     from keras.src import (

@@ -26,19 +26,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .backbones import SECTIONS, SOURCES, keras_part, split_type
 from .signatures import (
     CALLBACKS,
     LayerSignature,
     OpSignature,
-    keras_catalogue,
     op_signature_from_json,
     signature_from_json,
 )
 
 CATALOGUE_PATH = Path(__file__).with_name("keras_catalogue.json")
-#: The catalogue's parts that describe modelspec's own layers and functions:
-#: they do not change with the Keras version.
-SHIPPED_PARTS = ("modelspec_layers", "modelspec_names")
+#: The catalogue's parts that do not change with the Keras version: modelspec's
+#: own layers and functions, and KerasHub's layers (from the KerasHub version
+#: ``make catalogue`` saw).
+SHIPPED_PARTS = ("modelspec_layers", "modelspec_names", "hub_layers", "keras_hub_version")
 
 
 def installed_keras_version() -> str | None:
@@ -79,7 +80,7 @@ def _raw() -> dict[str, Any]:
             return found | shipped
     except (OSError, ValueError):
         pass
-    data = json.loads(json.dumps(keras_catalogue() | shipped))
+    data = json.loads(json.dumps(keras_part() | shipped))
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -97,8 +98,21 @@ def keras_version() -> str:
 
 @functools.cache
 def keras_layer(type_name: str) -> LayerSignature | None:
-    """Signature of a built-in layer (Keras's or modelspec's), without importing Keras."""
+    """Signature of a built-in layer (Keras's or modelspec's, a ``keras.applications``
+    model, a KerasHub layer), without importing Keras.
+
+    Example:
+        >>> keras_layer("applications.MobileNetV2").args["alpha"].default
+        1.0
+        >>> keras_layer("hub.PositionEmbedding").required
+        ['sequence_length']
+    """
     raw = _raw()
+    prefixed = split_type(type_name)
+    if prefixed is not None:
+        namespace, name = prefixed
+        entry = raw[SECTIONS[namespace]].get(name)
+        return None if entry is None else signature_from_json(type_name, SOURCES[namespace], entry)
     if type_name in raw["modelspec_layers"]:
         return signature_from_json(type_name, "modelspec", raw["modelspec_layers"][type_name])
     if type_name in raw["layers"]:
@@ -142,9 +156,11 @@ def keras_class_names(section: str) -> list[str]:
 
 
 def builtin_layer_names() -> list[str]:
-    """Every layer type name usable without a plugin."""
+    """Every layer type name usable without a plugin (``applications.`` and ``hub.``
+    ones included)."""
     raw = _raw()
-    return sorted({*raw["layers"], *raw["modelspec_layers"]})
+    prefixed = {f"{prefix}.{name}" for prefix, section in SECTIONS.items() for name in raw[section]}
+    return sorted({*raw["layers"], *raw["modelspec_layers"], *prefixed})
 
 
 def builtin_names(namespace: str) -> set[str]:

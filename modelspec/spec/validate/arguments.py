@@ -68,6 +68,8 @@ def check_args(ctx: Context, sig: LayerSignature, args: dict[str, Any], path: Pa
                 hint = " A node's name is its `name:` key."
             elif name in ("input_shape", "input_dim", "batch_input_shape"):
                 hint = " Declare shapes under `inputs:` instead."
+            elif name == "input_tensor":
+                hint = " A model is called on the node's `inputs:`."
             ctx.add(arg_path, f"unknown argument '{clipped(name)}' for {sig.type}.{hint}", key=True)
             continue
         if (value is None and not info.required) or is_deferred(value):

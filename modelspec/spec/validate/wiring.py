@@ -20,11 +20,13 @@ from typing import Any
 
 from ... import catalogue
 from ...catalogue import LayerSignature
+from ...catalogue.backbones import SOURCES
 from ...errors import clipped, did_you_mean
 from ..graph import effective_inputs, iter_refs, parse_ref, topological_order
 from ..loader import PathT
 from ..schema import LayerNode
 from .arguments import check_args, layer_type
+from .backbones import check_application
 from .context import Context, as_list
 from .nodes import (
     check_expr_node,
@@ -192,6 +194,8 @@ def _node(
     sig = layer_type(ctx, node.get("type"), (*path, "type"))
     if sig is not None:
         check_args(ctx, sig, args, path)
+        if sig.source == SOURCES["applications"]:
+            check_application(ctx, i, node, path)
     return sig
 
 
