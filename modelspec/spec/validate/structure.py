@@ -23,6 +23,7 @@ from ..loader import PathT
 from ..schema import (
     ADD_LOSS_FUNCTIONS,
     EXPORT_FORMATS,
+    AdaptSpec,
     AddLossSpec,
     BlockSpec,
     Body,
@@ -72,6 +73,7 @@ FIELD_HINTS = {
     "op": "the name of a keras.ops function such as mean",
     "expr": "a tensor expression over node names such as 'x + y'",
     "repeat": "a positive integer, or a ${expression} giving one",
+    "adapt": "true, false, or a mapping {data: input name, batch_size, steps}",
     "blocks": "a mapping {block name: {params, inputs, layers, outputs}}",
 }
 
@@ -90,6 +92,8 @@ def fields_at(path: PathT) -> list[str]:
         return list(InputSpec.model_fields)
     if len(path) == 3 and path[0] == "layers" and path[2] == "add_loss":
         return list(AddLossSpec.model_fields)
+    if len(path) == 3 and path[0] == "layers" and path[2] == "adapt":
+        return list(AdaptSpec.model_fields)
     if len(path) == 2 and path[0] == "blocks":
         return list(BlockSpec.model_fields)
     model = models.get(tuple(path))
