@@ -22,12 +22,14 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    Tag,
     field_validator,
 )
 
@@ -93,6 +95,15 @@ class AdaptSpec(_Strict):
     steps: Annotated[StrictInt, Field(gt=0)] | None = None
 
 
+#: Pydantic's name for the mapping form of ``adapt:`` in an error's location (not a key).
+ADAPT_MAPPING = "adapt-mapping"
+#: ``adapt: true`` or ``adapt: {...}``: a mapping is checked as one (its errors at its keys).
+AdaptField = Annotated[
+    Annotated[StrictBool, Tag("bool")] | Annotated[AdaptSpec, Tag(ADAPT_MAPPING)],
+    Discriminator(lambda v: ADAPT_MAPPING if isinstance(v, dict | AdaptSpec) else "bool"),
+]
+
+
 class LayerNode(BaseModel):
     """A node of the layer graph: a layer (``type``), a ``keras.ops`` call (``op``),
     a tensor expression (``expr``), a block instance (``block``), or another
@@ -122,7 +133,7 @@ class LayerNode(BaseModel):
     inputs: InputsField | None = None
     share: Name | None = None
     add_loss: AddLossSpec | None = None
-    adapt: StrictBool | AdaptSpec | None = None
+    adapt: AdaptField | None = None
     repeat: StrictInt | StrictStr | None = None
 
     @property

@@ -64,6 +64,8 @@ def check_adapt(
         input_names: The model's inputs (``adapt.data`` names one).
     """
     adapt = node.get("adapt")
+    if adapt is not None and not isinstance(adapt, bool | dict):
+        return  # a wrong type: the structure check reports it
     wanted = adapt is True or isinstance(adapt, dict)
     where = (*path, "adapt")
     type_name = node.get("type") if kind == "type" else None

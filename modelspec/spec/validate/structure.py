@@ -21,6 +21,7 @@ from ... import plugins
 from ...errors import clipped, did_you_mean, shown
 from ..loader import PathT
 from ..schema import (
+    ADAPT_MAPPING,
     ADD_LOSS_FUNCTIONS,
     EXPORT_FORMATS,
     AdaptSpec,
@@ -164,7 +165,7 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
     (with ``only``, the errors inside that key)."""
     seen: set[PathT] = set()
     for e in err.errors():
-        loc = tuple(e["loc"])
+        loc = tuple(p for p in e["loc"] if p != ADAPT_MAPPING)
         if only and (loc[:1] not in [(o,) for o in only] or len(loc) < 3):
             continue  # with `only`, the errors inside its items
         if e["type"] == "missing":
