@@ -10,9 +10,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from modelspec import build_model, load_model, load_spec, predict, train, validate_spec
 from modelspec.build.adapt import STAND_IN
+from modelspec.cli import main
 from modelspec.data import load_data, read_arrays
 
 from .conftest import ROOT
@@ -325,27 +327,62 @@ def test_a_resumed_run_keeps_the_adapted_state(
 
 
 def test_structured_data_spec_trains_and_takes_raw_csv_rows(tmp_path: Path) -> None:
-    result = train(STRUCTURED, overrides=["train.epochs=6", "train.verbose=0"], out_dir=tmp_path)
-    assert not result.export_errors, result.export_errors
-    assert {r.format for r in result.exports} == {"keras", "saved_model"}
-    # chance is the majority class of the test split
+    args = ["train", str(STRUCTURED), "--epochs", "6", "--out", str(tmp_path / "runs")]
+    result = CliRunner().invoke(main, [*args, "--set", "train.verbose=0"])
+    assert result.exit_code == 0, result.output
+    run_dir = next((tmp_path / "runs").glob("structured_data-*"))
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert set(meta["exports"]) == {"keras", "saved_model"}  # string inputs: TensorFlow only
+    assert meta["exports"]["saved_model"]["max_abs_diff"] < 1e-5
+    # better than always answering the test split's majority class
+    metrics = json.loads((run_dir / "metrics.json").read_text())
     data = load_data(load_spec(STRUCTURED))
     assert data.test is not None
     majority = max(data.test.y[0].mean(), 1 - data.test.y[0].mean())
-    assert result.metrics["accuracy"] > majority + 0.05, (result.metrics, majority)
-    meta = json.loads((result.run_dir / "run.json").read_text())
-    assert meta["exports"]["saved_model"]["max_abs_diff"] < 1e-5
-    # raw CSV rows, mapped as train.data says, into the reloaded model
+    assert metrics["accuracy"] > majority + 0.05, (metrics, majority)
+    # raw CSV rows, mapped as train.data says, into the saved model
     rows = tmp_path / "rows.csv"
     lines = (ROOT / "specs" / "data" / "heart.csv").read_text().splitlines()[:11]
     rows.write_text("\n".join(lines) + "\n")
     raw = read_arrays(rows, load_spec(STRUCTURED))
     assert raw["thal"].dtype.kind == "U" and raw["thal"].shape == (10, 1)
-    assert raw["numeric"].shape == (10, 5)
-    from_file = predict(result.run_dir, rows)["disease"]
-    shutil.copy(result.run_dir / "model.keras", tmp_path / "copy.keras")
-    from_keras = predict(tmp_path / "copy.keras", raw)["disease"]
-    tensors = {k: keras.ops.convert_to_tensor(v) for k, v in raw.items()}
-    in_memory = result.model.predict(tensors, verbose=0)
-    np.testing.assert_allclose(from_file, in_memory, atol=1e-6)
-    np.testing.assert_allclose(from_keras, in_memory, atol=1e-6)
+    assert raw["numeric"].shape == (10, 5) and raw["cp"].shape == (10, 1)
+    out = tmp_path / "pred.csv"
+    result = CliRunner().invoke(
+        main, ["predict", str(run_dir), "--input", str(rows), "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    (from_file,) = read_arrays(out).values()  # one column per output unit
+    shutil.copy(run_dir / "model.keras", tmp_path / "copy.keras")
+    from_keras = predict(tmp_path / "copy.keras", raw)["disease"][:, 0]
+    model = load_model(run_dir / "model.keras")
+    in_memory = model.predict(
+        {k: keras.ops.convert_to_tensor(v) for k, v in raw.items()}, verbose=0
+    )
+    np.testing.assert_allclose(from_file, in_memory[:, 0], atol=1e-6)
+    np.testing.assert_allclose(from_keras, in_memory[:, 0], atol=1e-6)
+    assert model.get_layer("thal_onehot").get_vocabulary()[0] == "[UNK]"
+    assert sorted(model.get_layer("thal_onehot").get_vocabulary()[1:]) == [
+        "fixed", "normal", "reversible"
+    ]  # fmt: skip
+
+
+def test_text_vectorization_and_discretization_adapt() -> None:
+    spec = """\
+    modelspec: 1
+    name: text
+    inputs: [{name: text, shape: [], dtype: string}, {name: x, shape: [2]}]
+    layers:
+      - {name: vec, type: TextVectorization, output_mode: multi_hot, inputs: text, adapt: true}
+      - {name: bins, type: Discretization, num_bins: 3, inputs: x, adapt: true}
+      - {name: cat, type: Concatenate, inputs: [vec, bins]}
+      - {name: out, type: Dense, units: 1}
+    outputs: [out]
+    """.replace("    ", "", 1).replace("\n    ", "\n")
+    unadapted = build_model(spec)
+    assert unadapted.get_layer("vec").get_vocabulary() == ["[UNK]", STAND_IN]
+    data = {"text": np.array(["a b c", "a d", "b a"]), "x": np.array([[0.0, 1], [2, 3], [4, 5]])}
+    model = build_model(spec, adapt_data=data)
+    assert model.get_layer("vec").get_vocabulary() == ["[UNK]", "a", "b", "d", "c"]
+    assert model.get_layer("bins").bin_boundaries == pytest.approx([1.0, 3.0], abs=1e-6)
+    assert model.get_layer("out").kernel.shape == (5 + 2, 1)

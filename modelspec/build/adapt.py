@@ -113,14 +113,13 @@ def _run(
 def _stand_in(layer: Any) -> None:
     """A one-entry vocabulary for a lookup built without data whose output width is
     its vocabulary's size, so the layers after it can be built."""
-    if getattr(layer, "output_mode", None) not in _WIDE_MODES:
-        return
-    if not hasattr(layer, "set_vocabulary"):
+    mode = getattr(layer, "output_mode", getattr(layer, "_output_mode", None))
+    if mode not in _WIDE_MODES or not hasattr(layer, "set_vocabulary"):
         return
     if type(layer).__name__ == "IntegerLookup":
         taken = {layer.oov_token, layer.mask_token}
         vocabulary: list[Any] = [next(i for i in range(len(taken) + 1) if i not in taken)]
     else:
         vocabulary = [STAND_IN]
-    idf = [1.0] if layer.output_mode == "tf_idf" else None
+    idf = [1.0] if mode == "tf_idf" else None
     layer.set_vocabulary(vocabulary, idf_weights=idf)
