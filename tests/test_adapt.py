@@ -386,3 +386,13 @@ def test_text_vectorization_and_discretization_adapt() -> None:
     assert model.get_layer("vec").get_vocabulary() == ["[UNK]", "a", "b", "d", "c"]
     assert model.get_layer("bins").bin_boundaries == pytest.approx([1.0, 3.0], abs=1e-6)
     assert model.get_layer("out").kernel.shape == (5 + 2, 1)
+
+
+def test_cli_build_says_adapt_layers_are_not_adapted() -> None:
+    result = CliRunner().invoke(main, ["build", "-q", str(STRUCTURED)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "note: built without data, numeric_norm, sex_onehot, cp_onehot, fbs_onehot, "
+        "restecg_onehot, exang_onehot, ca_onehot, thal_onehot are not adapted (`modelspec "
+        "train` adapts on the training split)"
+    )
