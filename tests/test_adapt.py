@@ -396,3 +396,46 @@ def test_cli_build_says_adapt_layers_are_not_adapted() -> None:
         "restecg_onehot, exang_onehot, ca_onehot, thal_onehot are not adapted (`modelspec "
         "train` adapts on the training split)"
     )
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_a_registered_layer_with_adapt_can_adapt() -> None:
+    from modelspec import register_layer
+
+    @register_layer
+    class Centre(keras.layers.Layer):
+        """Subtract the mean of the data it was adapted on."""
+
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.centre = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def adapt(self, data: np.ndarray) -> None:
+            self.centre.assign(float(np.mean(data)))
+
+        def call(self, x: object) -> object:
+            return x - self.centre  # type: ignore[operator]
+
+    spec = HEAD + "  - {name: out, type: Centre, inputs: num, adapt: true}\noutputs: [out]\n"
+    assert validate_spec(spec).ok
+    model = build_model(
+        spec, adapt_data={"num": np.full((4, 3), 2.5), "thal": np.array([["a"]] * 4)}
+    )
+    assert float(model.get_layer("out").centre) == 2.5
+
+
+def test_adapt_sees_the_transformed_training_inputs(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    path = write_adapted(write_spec, tmp_path)
+    text = (
+        Path(path)
+        .read_text()
+        .replace("    split:", "    transform: {x: [{divide_by: 10}]}\n    split:")
+    )
+    spec = load_spec(write_spec(text))
+    data = load_data(spec)
+    model = build_model(spec, adapt_data=data.train.x)
+    mean = np.asarray(model.get_layer("norm").mean).reshape(-1)
+    assert np.all(mean < 1.0)  # the raw values' mean is about 5
+    np.testing.assert_allclose(mean, data.train.x["x"].mean(axis=0), rtol=1e-5)
