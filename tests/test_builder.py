@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -87,15 +88,20 @@ def test_antirectifier_has_about_half_the_parameters_of_the_relu_baseline() -> N
     assert (anti, relu) == (153_098, 301_066)
 
 
-def sample_inputs(model: keras.Model) -> np.ndarray | list[np.ndarray]:
+def sample_inputs(model: keras.Model) -> Any:
     rng = np.random.default_rng(1)
     arrays = []
     for tensor in model.inputs:
         shape = [2] + [d if d is not None else 5 for d in tensor.shape[1:]]
-        if "int" in str(tensor.dtype):
+        if tensor.dtype == "string":
+            words = rng.choice(["fixed", "normal", "new"], size=shape)
+            arrays.append(keras.ops.convert_to_tensor(words))
+        elif "int" in str(tensor.dtype):
             arrays.append(rng.integers(0, 100, size=shape).astype(tensor.dtype))
         else:
             arrays.append(rng.normal(size=shape).astype("float32"))
+    if any(tensor.dtype == "string" for tensor in model.inputs):  # no NumPy text in Keras
+        arrays = [keras.ops.convert_to_tensor(a) for a in arrays]
     return arrays[0] if len(arrays) == 1 else arrays
 
 

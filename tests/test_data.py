@@ -517,8 +517,9 @@ def test_csv_mistakes(write_spec: WriteSpec, tmp_path: Path) -> None:
     )
     assert data_error(spec) == [
         "spec.yaml:11:55: train.data.inputs.pixels: expected numbers in the column 'species' for "
-        "the model input 'pixels'. Received: text (line 2: 'setosa'). Leave the column out of "
-        "`inputs`, or map it as a target (text labels become class ids)"
+        "the model input 'pixels'. Received: text (line 2: 'setosa'). Give the input `dtype: "
+        "string`, leave the column out of `inputs`, or map it as a target (text labels become "
+        "class ids)"
     ]
     (tmp_path / "bare.csv").write_text("1,2,0\n3,4,1\n")
     spec = spec_with(write_spec, "{source: csv, path: bare.csv}", head)

@@ -30,6 +30,8 @@ CANNOT = {
     # Sampling draws random numbers at inference too: the converters lack the random ops,
     # and a SavedModel's outputs differ from the Keras model's on every call
     "vae": {"saved_model", "litert", "onnx", "openvino"},
+    # lookup tables (StringLookup, IntegerLookup): only TensorFlow runs them
+    "structured_data": {"litert", "onnx", "openvino"},
 }
 #: Failures that are the check's, not a layer's: nothing to locate.
 UNCHECKABLE = {"vae": {"saved_model"}}

@@ -12,7 +12,7 @@ the instance, naming the definition).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import catalogue, registry
@@ -23,6 +23,7 @@ from ..spec.graph import effective_inputs, node_deps, parse_ref, topological_ord
 from ..spec.loader import Document, PathT
 from ..spec.scalars import ExpressionError, is_deferred, substitute
 from ..spec.schema import BlockInput, Body, InputSpec, LayerNode
+from .adapt import adapt_layer, wants_adapt
 from .backbones import Unavailable, application, hub_layer_class
 from .ops import evaluate
 
@@ -63,6 +64,8 @@ class Graph:
         self.instances: dict[str, tuple[Any, list[str]]] = {}
         #: The operations named after their op or expr node (by ``id``).
         self.renamed: set[int] = set()
+        #: The training inputs ``adapt:`` nodes adapt on (``None``: not adapted).
+        self.adapt_data: Mapping[str, Any] | None = None
 
     def fail(self, path: PathT, node: str | None, message: str) -> BuildError:
         return BuildError([self.doc.diagnostic(path, message, node=node)])
@@ -255,6 +258,13 @@ class Graph:
                 layer = application(node.type or "", node.name, args, self.resolve_field(field))
             else:
                 layer = self.layer_class(node.type or "")(name=node.name, **args)
+            if wants_adapt(node):
+                try:
+                    inputs = {n: self.tensors[n] for n in self.input_names}
+                    adapt_layer(layer, node, field, inputs, self.resolve_field, self.adapt_data)
+                except Exception as err:
+                    doing = "adapting this layer on the training data"
+                    raise self.fail((*path, "adapt"), node.name, keras_message(err, doing)) from err
         self.layers[node.name] = layer
         return self.call(layer, field, sig)
 

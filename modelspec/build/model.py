@@ -49,12 +49,13 @@ def deep_graph(nodes: int) -> Iterator[None]:
 class _Model:
     """The model's graph, its outputs, and its compile section."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, adapt_data: Mapping[str, Any] | None = None) -> None:
         import keras
 
         self.keras = keras
         self.spec = spec
         self.graph = Graph(spec.document, spec.layers, [i.name for i in spec.inputs])
+        self.graph.adapt_data = adapt_data
 
     def build(self) -> keras.Model:
         spec = self.spec
@@ -219,6 +220,7 @@ def build_model(
     plugins: Iterable[str] = (),
     allow_imports: bool = False,
     block: str | None = None,
+    adapt_data: Mapping[str, Any] | None = None,
 ) -> keras.Model:
     """Build the functional Keras model a spec describes, or one of its blocks alone.
 
@@ -246,7 +248,7 @@ def build_model(
     with deep_graph(graph_size(loaded.document)):
         if block is not None:
             return _block(loaded, block)
-        return _Model(loaded).build()
+        return _Model(loaded, adapt_data).build()
 
 
 def graph_size(doc: Document) -> int:

@@ -28,6 +28,7 @@ from .signatures import (
     signature_from_class,
 )
 from .store import (
+    adapting_layer_names,
     builtin_layer_names,
     builtin_names,
     callback_name,
@@ -55,6 +56,7 @@ __all__ = [
     "LayerSignature",
     "OpParam",
     "OpSignature",
+    "adapting_layer_names",
     "arg_kind",
     "builtin_layer_names",
     "builtin_names",

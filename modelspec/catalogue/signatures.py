@@ -157,6 +157,8 @@ class LayerSignature:
         args: Constructor arguments, base ``Layer`` keywords merged in.
         call_args: Names of ``call`` parameters, the positional input first.
         summary: First line of the class docstring.
+        adapts: The class has an ``adapt`` method (a preprocessing layer whose
+            state is computed from data: a node may say ``adapt:``).
     """
 
     type: str
@@ -164,6 +166,7 @@ class LayerSignature:
     args: dict[str, ArgInfo]
     call_args: tuple[str, ...] = ()
     summary: str = ""
+    adapts: bool = False
 
     @property
     def required(self) -> list[str]:
@@ -321,7 +324,8 @@ def signature_from_class(
             if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         )
     doc = inspect.getdoc(cls) or ""
-    return LayerSignature(type_name, source, args, call_args, doc.split("\n", 1)[0])
+    adapts = callable(getattr(cls, "adapt", None))
+    return LayerSignature(type_name, source, args, call_args, doc.split("\n", 1)[0], adapts)
 
 
 def signature_to_json(sig: LayerSignature) -> dict[str, Any]:
@@ -334,7 +338,7 @@ def signature_to_json(sig: LayerSignature) -> dict[str, Any]:
             | ({"choices": list(a.choices)} if a.choices else {})
             for a in sig.args.values()
         ],
-    }
+    } | ({"adapts": True} if sig.adapts else {})
 
 
 def signature_from_json(type_name: str, source: str, raw: dict[str, Any]) -> LayerSignature:
@@ -348,7 +352,14 @@ def signature_from_json(type_name: str, source: str, raw: dict[str, Any]) -> Lay
         )
         for a in raw["args"]
     }
-    return LayerSignature(type_name, source, args, tuple(raw["call_args"]), raw["summary"])
+    return LayerSignature(
+        type_name,
+        source,
+        args,
+        tuple(raw["call_args"]),
+        raw["summary"],
+        raw.get("adapts", False),
+    )
 
 
 def op_signature_from_function(name: str, fn: Callable[..., Any]) -> OpSignature:

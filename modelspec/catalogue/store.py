@@ -163,6 +163,18 @@ def builtin_layer_names() -> list[str]:
     return sorted({*raw["layers"], *raw["modelspec_layers"], *prefixed})
 
 
+def adapting_layer_names() -> list[str]:
+    """The built-in layer types with an ``adapt`` method (their state comes from data).
+
+    Example:
+        >>> adapting_layer_names()[:2]
+        ['Discretization', 'IntegerLookup']
+    """
+    raw = _raw()
+    entries = {**raw["layers"], **raw["modelspec_layers"]}
+    return sorted(name for name, entry in entries.items() if entry.get("adapts"))
+
+
 def builtin_names(namespace: str) -> set[str]:
     """Names Keras and modelspec know in ``namespace`` (``activations``, ``losses``...)."""
     raw = _raw()

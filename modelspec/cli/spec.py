@@ -164,6 +164,7 @@ def build(
         )
     loaded = _validated(spec, plugins, allow_imports)
     from ..build import build_model
+    from ..build.adapt import wants_adapt
 
     if block is not None and block not in loaded.blocks:
         from ..errors import did_you_mean
@@ -185,6 +186,12 @@ def build(
         f"{model.name}: {total:,} parameters ({trainable:,} trainable, "
         f"{total - trainable:,} non-trainable)"
     )
+    adapted = [n.name for n in loaded.layers if block is None and wants_adapt(n)]
+    if adapted:
+        click.echo(
+            f"note: built without data, {', '.join(adapted)} {'is' if len(adapted) == 1 else 'are'}"
+            " not adapted (`modelspec train` adapts on the training split)"
+        )
     if output is not None:
         from ..rundir import save_model
 

@@ -88,7 +88,8 @@ def read_arrays(
     rest = [n for n in ins if n not in direct]
     inputs = {**direct, **pick(doc, mapping, source, "inputs", rest, errors, exclude)}
     if not errors:
-        x, _ = arrays_for(doc, source, source.arrays, inputs, {}, errors)
+        specs = {i.name: i for i in spec.inputs}
+        x, _ = arrays_for(doc, source, source.arrays, inputs, {}, errors, specs)
         check_arrays(doc, x, {}, inputs, {}, errors)
     if errors:  # the problems are in the file: report them there
         raise DataError([Diagnostic(d.message, file=str(path)) for d in errors])

@@ -48,12 +48,13 @@ def load_with_stats(spec: ModelSpec) -> tuple[Data, Stats]:
     used = {k for m in targets.values() for k in m.keys}
     inputs = pick(doc, entry.inputs, source, "inputs", ins, errors, exclude=used)
     raise_all(errors)
-    x, y = arrays_for(doc, source, source.arrays, inputs, targets, errors)
+    specs = {i.name: i for i in spec.inputs}
+    x, y = arrays_for(doc, source, source.arrays, inputs, targets, errors, specs)
     raise_all(errors)
     check_arrays(doc, x, y, inputs, targets, errors, " (training set)" if source.test else "")
     test: Split | None = None
     if source.test is not None:
-        tx, ty = arrays_for(doc, source, source.test, inputs, targets, errors)
+        tx, ty = arrays_for(doc, source, source.test, inputs, targets, errors, specs)
         check_arrays(doc, tx, ty, inputs, targets, errors, " (test set)")
         test = Split(tx, [ty[n] for n in outs])
     raise_all(errors)

@@ -12,13 +12,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import Diagnostic, did_you_mean
 from ..spec.loader import Document, PathT
+from ..spec.schema import InputSpec
 from .common import DATA, count, quote
 from .sources import Source
 
@@ -130,12 +131,17 @@ def _materialize(
     mapped: Mapped,
     role: str,
     errors: list[Diagnostic],
+    spec: InputSpec | None = None,
 ) -> np.ndarray | None:
-    """The array for one model input or output: text columns checked or encoded."""
+    """The array for one model input or output: text columns checked or encoded (or
+    kept as text for a ``dtype: string`` input)."""
+    text = spec is not None and spec.dtype == "string"
     parts = []
     for key in mapped.keys:
         array = arrays[key]
-        if array.dtype.kind in "US":
+        if text:
+            array = array.astype(str)
+        elif array.dtype.kind in "US":
             if role == "inputs":
                 line, cell = source.bad_rows.get(key, (0, ""))
                 at = f" (line {line}: {cell!r})" if line else ""
@@ -143,8 +149,9 @@ def _materialize(
                     doc.diagnostic(
                         mapped.path,
                         f"expected numbers in the {source.noun} '{key}' for the model input "
-                        f"'{name}'. Received: text{at}. Leave the {source.noun} out of "
-                        "`inputs`, or map it as a target (text labels become class ids)",
+                        f"'{name}'. Received: text{at}. Give the input `dtype: string`, "
+                        f"leave the {source.noun} out of `inputs`, or map it as a target "
+                        "(text labels become class ids)",
                     )
                 )
                 return None
@@ -163,6 +170,8 @@ def _materialize(
         )
         return None
     array = _stack(parts)
+    if spec is not None and array.ndim == 1 and spec.shape == [1]:
+        array = array[:, None]  # one column for an input of shape [1]
     return array.astype(np.float32) if array.dtype == np.float64 else array
 
 
@@ -173,11 +182,17 @@ def arrays_for(
     inputs: dict[str, Mapped],
     targets: dict[str, Mapped],
     errors: list[Diagnostic],
+    specs: Mapping[str, InputSpec] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One array per model input and output. With the inputs' ``specs``, a text
+    column feeds a ``dtype: string`` input as text, and a single column an input of
+    shape ``[1]`` as one feature per sample."""
     x = {}
     y = {}
+    specs = specs or {}
     for name, mapped in inputs.items():
-        array = _materialize(doc, source, arrays, name, mapped, "inputs", errors)
+        spec = specs.get(name)
+        array = _materialize(doc, source, arrays, name, mapped, "inputs", errors, spec)
         if array is not None:
             x[name] = array
     for name, mapped in targets.items():

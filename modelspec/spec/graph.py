@@ -23,7 +23,9 @@ from .scalars import is_deferred, shape_refs
 _REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\-]*?)(?:\[(-?\d+)\])?$")
 PathT = tuple[str | int, ...]
 #: Keys of a node that are not a layer's arguments, an op's or a block's params.
-NODE_KEYS = ("name", "type", "op", "expr", "block", "inputs", "share", "add_loss", "repeat")
+NODE_KEYS = (
+    *("name", "type", "op", "expr", "block", "inputs", "share", "add_loss", "adapt", "repeat"),
+)
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    Tag,
     field_validator,
 )
 
@@ -76,6 +78,32 @@ class AddLossSpec(_Strict):
         return self.fn or ("mean" if self.expr is not None else "mean_square")
 
 
+class AdaptSpec(_Strict):
+    """How a preprocessing layer is adapted (``layer.adapt``) on the training split
+    before fitting: ``{data: input_name, batch_size: 256, steps: 10}``.
+
+    Attributes:
+        data: The model input whose training array it adapts on; default: the
+            tensor that reaches the node (the sub-graph in front of it run on
+            the training inputs).
+        batch_size: Samples per batch fed to ``adapt`` (default: all at once).
+        steps: Batches ``adapt`` reads (default: all of them).
+    """
+
+    data: Name | None = None
+    batch_size: Annotated[StrictInt, Field(gt=0)] | None = None
+    steps: Annotated[StrictInt, Field(gt=0)] | None = None
+
+
+#: Pydantic's name for the mapping form of ``adapt:`` in an error's location (not a key).
+ADAPT_MAPPING = "adapt-mapping"
+#: ``adapt: true`` or ``adapt: {...}``: a mapping is checked as one (its errors at its keys).
+AdaptField = Annotated[
+    Annotated[StrictBool, Tag("bool")] | Annotated[AdaptSpec, Tag(ADAPT_MAPPING)],
+    Discriminator(lambda v: ADAPT_MAPPING if isinstance(v, dict | AdaptSpec) else "bool"),
+]
+
+
 class LayerNode(BaseModel):
     """A node of the layer graph: a layer (``type``), a ``keras.ops`` call (``op``),
     a tensor expression (``expr``), a block instance (``block``), or another
@@ -91,6 +119,7 @@ class LayerNode(BaseModel):
         inputs: What the node is called on; omitted means the previous node.
         share: Reuse the layer (or block instance) of an earlier node (weight sharing).
         add_loss: Auxiliary loss on the node's output.
+        adapt: Adapt the (preprocessing) layer on the training split before fitting.
         repeat: Copies chained one after the other (unrolled before validation).
     """
 
@@ -104,6 +133,7 @@ class LayerNode(BaseModel):
     inputs: InputsField | None = None
     share: Name | None = None
     add_loss: AddLossSpec | None = None
+    adapt: AdaptField | None = None
     repeat: StrictInt | StrictStr | None = None
 
     @property

@@ -58,6 +58,7 @@ from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
 from ..spec.loader import apply_overrides, load_document
 from ..spec.schema import ModelSpec
 from ..spec.validate import load_spec
+from .adapt import adapted_model
 from .callbacks import make_callbacks
 from .history import plot_history, read_history
 from .inference import loss_first
@@ -192,6 +193,7 @@ def train(
     model = build_model(loaded)
     data = data_module.load_data(loaded)
     data_module.check_against_model(data, model, loaded)
+    model = adapted_model(loaded, model, data)
 
     if resume is None:
         run_dir = new_run_dir(Path(out_dir or "runs"), loaded.name)

@@ -132,6 +132,15 @@ def _with_data_file(spec: ModelSpec, path: Path) -> ModelSpec:
     return load_spec(Document(data, doc.file, doc.positions, doc.key_positions, doc.base_dir))
 
 
+def _tensor(array: np.ndarray) -> Any:
+    """``array``, or a ``tf.string`` tensor when it holds text."""
+    if array.dtype.kind not in "OUS":
+        return array
+    import tensorflow as tf
+
+    return tf.constant(array.astype(str))
+
+
 def predict(
     source: PathLike,
     inputs: PathLike | Mapping[str, np.ndarray],
@@ -182,8 +191,10 @@ def predict(
     if problems:
         where = "<inputs>" if isinstance(inputs, Mapping) else str(inputs)
         raise DataError([Diagnostic(problem, file=where) for problem in problems])
-    # a single-input model takes the array itself (a dict makes Keras warn)
-    x = arrays[names[0]] if len(names) == 1 else {n: arrays[n] for n in names}
+    # a single-input model takes the array itself (a dict makes Keras warn); Keras's
+    # predict takes text as a TensorFlow string tensor, not a NumPy array
+    given = {n: _tensor(np.asarray(arrays[n])) for n in names}
+    x = given[names[0]] if len(names) == 1 else given
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
     if isinstance(outputs, dict):
         result = dict(outputs)

@@ -28,6 +28,7 @@ class Context:
         allow_imports: Whether the spec's ``imports:`` may be imported.
         diagnostics: Errors and warnings, in the order found.
         broken_refs: Whether a reference to an unknown node was reported.
+        in_block: Whether this is a block's body.
     """
 
     def __init__(self, doc: Document, allow_imports: bool) -> None:
@@ -36,6 +37,8 @@ class Context:
         self.allow_imports = allow_imports
         self.diagnostics: list[Diagnostic] = []
         self.broken_refs = False
+        #: Whether this is a block instance's (or definition's) body.
+        self.in_block = False
         self._signatures: dict[str, LayerSignature | None] = {}
         data = self.data if isinstance(self.data, dict) else {}
         blocks = data.get("blocks")
@@ -55,6 +58,7 @@ class Context:
         inner._signatures = self._signatures
         inner.diagnostics = self.diagnostics
         inner.refused_imports = self.refused_imports
+        inner.in_block = True
         return inner
 
     def node_name(self, path: PathT) -> str | None:

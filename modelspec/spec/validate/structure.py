@@ -21,8 +21,10 @@ from ... import plugins
 from ...errors import clipped, did_you_mean, shown
 from ..loader import PathT
 from ..schema import (
+    ADAPT_MAPPING,
     ADD_LOSS_FUNCTIONS,
     EXPORT_FORMATS,
+    AdaptSpec,
     AddLossSpec,
     BlockSpec,
     Body,
@@ -80,6 +82,7 @@ FIELD_HINTS = {
     "op": "the name of a keras.ops function such as mean",
     "expr": "a tensor expression over node names such as 'x + y'",
     "repeat": "a positive integer, or a ${expression} giving one",
+    "adapt": "true, false, or a mapping {data: input name, batch_size, steps}",
     "blocks": "a mapping {block name: {params, inputs, layers, outputs}}",
 }
 
@@ -103,6 +106,8 @@ def fields_at(path: PathT) -> list[str]:
         return list(InputSpec.model_fields)
     if len(path) == 3 and path[0] == "layers" and path[2] == "add_loss":
         return list(AddLossSpec.model_fields)
+    if len(path) == 3 and path[0] == "layers" and path[2] == "adapt":
+        return list(AdaptSpec.model_fields)
     if len(path) == 2 and path[0] == "blocks":
         return list(BlockSpec.model_fields)
     model = models.get(tuple(path))
@@ -173,7 +178,7 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
     (with ``only``, the errors inside that key)."""
     seen: set[PathT] = set()
     for e in err.errors():
-        loc = tuple(e["loc"])
+        loc = tuple(p for p in e["loc"] if p != ADAPT_MAPPING)
         if only and (loc[:1] not in [(o,) for o in only] or len(loc) < 3):
             continue  # with `only`, the errors inside its items
         if e["type"] == "missing":

@@ -25,6 +25,7 @@ from ...errors import clipped, did_you_mean
 from ..graph import effective_inputs, iter_refs, parse_ref, topological_order
 from ..loader import PathT
 from ..schema import LayerNode
+from .adapt import check_adapt
 from .arguments import check_args, layer_type
 from .backbones import check_application
 from .context import Context, as_list
@@ -95,6 +96,7 @@ def check_graph(ctx: Context) -> None:
             body = ctx.doc.bodies.get(name)
             if block is not None and body is not None:
                 check_body(ctx.within(body, block.get("params")))
+        check_adapt(ctx, node, kind, path, input_names)
         sources[name] = sig
         share = node.get("share")
         if isinstance(share, str) and share in known:
