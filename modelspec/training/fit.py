@@ -183,10 +183,10 @@ def train(
     if epochs and resume is None:
         record.append(f"train.epochs={epochs}")
 
-    keras.utils.set_random_seed(settings.seed)
-    model = build_model(loaded)
-    data = data_module.load_data(loaded)
-    data_module.check_against_model(data, model, loaded)
+    # a resumed run is rebuilt as it was made: runs from before `preprocess` kept
+    # the transforms outside the model
+    preprocess = meta.get("preprocess", "data") if resume is not None else settings.data.preprocess
+    model, data = model_and_data(loaded, preprocess)
 
     if resume is None:
         run_dir = new_run_dir(Path(out_dir or "runs"), loaded.name)
@@ -199,6 +199,7 @@ def train(
             "modelspec_version": __version__,
             "keras_version": keras.__version__,
             "started": datetime.datetime.now().isoformat(timespec="seconds"),
+            "preprocess": preprocess,
         }
     meta |= {"status": "running", "epochs": total_epochs}
     meta.pop("error", None)
@@ -225,6 +226,27 @@ def train(
     except Exception as err:
         _record(run_dir, meta, "failed", f"{type(err).__name__}: {err}")
         raise TrainingFailed(run_dir, err) from err
+
+
+def model_and_data(loaded: ModelSpec, preprocess: str) -> tuple[keras.Model, Data]:
+    """The model to train and its data, checked against each other.
+
+    With ``preprocess: model`` the data's inputs are raw and the model has the
+    inputs' transforms as layers in front of its graph; the arrays as the graph
+    sees them are checked against the graph as declared first (a mismatch is
+    reported against the spec). The seed is set before each build, so the
+    weights are the same either way.
+    """
+    assert loaded.train is not None
+    seed = loaded.train.seed
+    keras.utils.set_random_seed(seed)
+    model = build_model(loaded)
+    data = data_module.load_data(loaded, preprocess)
+    data_module.check_against_model(data.graph_view or data, model, loaded)
+    if data.in_model:
+        keras.utils.set_random_seed(seed)
+        model = data_module.build_with_transforms(loaded, data)
+    return model, data
 
 
 def _record(run_dir: Path, meta: dict[str, Any], status: str, error: str | None = None) -> None:
