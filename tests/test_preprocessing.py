@@ -271,3 +271,21 @@ def test_a_bad_preprocess_value_is_reported_at_its_line(write_spec: Callable[...
             "spec.yaml:17:17: train.data.preprocess: expected model (the inputs' transforms "
             f"are layers of the model) or data. Received: {shown}"
         ]
+
+
+def test_cli_build_with_data_makes_the_model_training_makes(tmp_path: Path) -> None:
+    spec = str(ROOT / "specs" / "vae.yaml")  # image: [{divide_by: 16}, {reshape: [8, 8, 1]}]
+    code, out = run("build", spec, "--with-data", "-q", "-o", str(tmp_path / "vae.keras"))
+    assert code == 0, out
+    model = load_model(tmp_path / "vae.keras")
+    assert [(t.name, tuple(t.shape)) for t in model.inputs] == [("image", (None, 64))]
+    assert [layer.name for layer in model.layers[1:3]] == ["image_divide_by", "image_reshape"]
+    code, out = run("build", spec, "-q", "-o", str(tmp_path / "declared.keras"))
+    assert code == 0, out
+    declared = load_model(tmp_path / "declared.keras")
+    assert [(t.name, tuple(t.shape)) for t in declared.inputs] == [("image", (None, 8, 8, 1))]
+    code, out = run("build", str(ROOT / "specs" / "siamese.yaml"), "--with-data")
+    assert code == 2 and out.splitlines()[-1] == (
+        f"Error: Invalid value for '--with-data': cannot load the data: "
+        f"{ROOT / 'specs' / 'siamese.yaml'} has no train.data"
+    ), out
