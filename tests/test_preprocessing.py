@@ -289,3 +289,19 @@ def test_cli_build_with_data_makes_the_model_training_makes(tmp_path: Path) -> N
         f"Error: Invalid value for '--with-data': cannot load the data: "
         f"{ROOT / 'specs' / 'siamese.yaml'} has no train.data"
     ), out
+
+
+def test_arrays_are_checked_as_the_graph_sees_them_behind_the_layers(
+    write_spec: Callable[..., str],
+) -> None:
+    from modelspec import DataError
+    from modelspec.training.fit import model_and_data
+
+    text = SMALL.replace("[{divide_by: 16}]", "[{divide_by: 16}, {reshape: [8, 8]}]")
+    with pytest.raises(DataError) as err:
+        model_and_data(load_spec(write_spec(text)), "model")
+    assert [d.format() for d in err.value.diagnostics] == [
+        "spec.yaml:15:5: train.data: expected arrays of per-sample shape (64,) for the model "
+        "input 'pixels' (the batch dimension excluded). Received: (8, 8). Transform them in "
+        "train.data: `transform: {pixels: [{reshape: [64]}]}`"
+    ]
