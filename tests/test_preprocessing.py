@@ -305,3 +305,42 @@ def test_arrays_are_checked_as_the_graph_sees_them_behind_the_layers(
         "input 'pixels' (the batch dimension excluded). Received: (8, 8). Transform them in "
         "train.data: `transform: {pixels: [{reshape: [64]}]}`"
     ]
+
+
+@pytest.mark.parametrize(
+    ("op", "arg", "shape", "dtype"),
+    [
+        ("one_hot", 5, (), "int64"),
+        ("one_hot", 5, (1,), "int64"),
+        ("one_hot", 5, (3,), "int32"),
+        ("one_hot", 5, (3, 1), "int64"),
+        ("one_hot", 5, (4, 4), "float32"),
+        ("divide_by", 255, (6,), "uint8"),
+        ("divide_by", -2.5, (2, 3), "float32"),
+        ("standardize", True, (), "float32"),
+        ("standardize", True, (6,), "uint8"),
+        ("standardize", True, (2, 3, 1), "float32"),
+        ("reshape", [3, -1], (6,), "float32"),
+        ("cast", "int32", (6,), "float32"),
+        ("cast", "float16", (2, 3), "uint8"),
+    ],
+)
+def test_each_layer_computes_what_its_transform_computes_on_the_arrays(
+    op: str, arg: object, shape: tuple[int, ...], dtype: str
+) -> None:
+    from modelspec.data.preprocess import _layer
+    from modelspec.data.transforms import Step, _apply, _statistics
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 5, (40, *shape)).astype(dtype)
+    arrays = rng.integers(0, 5, (7, *shape)).astype(dtype)
+    step = Step(op, arg, ("x",))
+    stats = {step.path: _statistics(train)} if op == "standardize" else {}
+    expected = _apply(step, arrays, stats.get(step.path))
+    raw = keras.Input(shape, dtype=dtype)
+    model = keras.Model(raw, _layer(keras, step, f"x_{op}", raw, stats))
+    got = model.predict(arrays, verbose=0)
+    assert got.shape == expected.shape
+    if op == "cast":
+        assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
