@@ -103,7 +103,7 @@ def test_sklearn_digits_split_and_transform(write_spec: WriteSpec) -> None:
     spec = spec_with(
         write_spec, "{source: sklearn, name: digits, transform: {pixels: [{divide_by: 16}]}}"
     )
-    data = load_data(spec)
+    data = load_data(spec, "data")  # the arrays transformed
     assert data.description == "sklearn digits: 1,257 train / 180 validation / 360 test"
     assert (len(data.train), len(data.validation or []), len(data.test or [])) == (1257, 180, 360)
     pixels = data.train.x["pixels"]
@@ -232,7 +232,7 @@ def test_images_folder(write_spec: WriteSpec, tmp_path: Path) -> None:
         """,
         head,
     )
-    data = load_data(spec)
+    data = load_data(spec, "data")  # the arrays transformed
     assert data.description == "images pics: 3 train / 3 test"
     both = np.concatenate([data.train.x["pixels"], data.test.x["pixels"]])  # type: ignore[union-attr]
     labels = np.concatenate([data.train.y[0], data.test.y[0]])  # type: ignore[union-attr]
@@ -280,7 +280,7 @@ def test_keras_dataset_uses_its_own_test_set(
         split: {validation: 0.1, test: 0.5}
         """,
     )
-    data = load_data(spec)
+    data = load_data(spec, "data")  # the arrays transformed
     assert data.description == "keras mnist: 45 train / 5 validation / 20 test"
     assert data.test is not None and data.test.x["pixels"].max() == 0  # the dataset's test set
     assert data.train.x["pixels"].shape == (45, 64) and data.train.x["pixels"].min() == 1
@@ -326,7 +326,7 @@ def test_standardize_uses_training_statistics_only(write_spec: WriteSpec) -> Non
     spec = spec_with(
         write_spec, "{source: sklearn, name: digits, transform: {pixels: [{standardize: true}]}}"
     )
-    data = load_data(spec)
+    data = load_data(spec, "data")  # the arrays transformed
     train, test = data.train.x["pixels"], data.test.x["pixels"]  # type: ignore[union-attr]
     assert train.dtype == np.float32
     assert np.allclose(train.mean(axis=0), 0, atol=1e-5)
@@ -352,7 +352,7 @@ def test_one_hot_cast_and_reshape(write_spec: WriteSpec) -> None:
         """,
         head,
     )
-    data = load_data(spec)
+    data = load_data(spec, "data")  # the arrays transformed
     assert (
         data.train.x["pixels"].shape == (1257, 8, 8, 1)
         and data.train.x["pixels"].dtype == np.float16

@@ -72,8 +72,8 @@ def test_evaluate_and_predict_a_run(write_spec: Callable[..., str], tmp_path: Pa
     out = predict(result.run_dir, tmp_path / "new.npz", output=tmp_path / "pred.npz")
     (probs,) = out.values()
     assert probs.shape == (50, 10)
-    # the spec's transform (divide_by 16) was applied to the file's inputs
-    direct = result.model.predict(x[:50].astype("float32") / 16, verbose=0)
+    # the model divides by 16 itself (its pixels_divide_by layer): it takes the raw inputs
+    direct = result.model.predict(x[:50].astype("float32"), verbose=0)
     np.testing.assert_allclose(probs, direct, atol=1e-5)
     with np.load(tmp_path / "pred.npz") as saved:
         np.testing.assert_allclose(saved[next(iter(saved.files))], probs)
@@ -450,7 +450,7 @@ def test_a_run_killed_at_any_moment_resumes_exactly(
     loaded = load_spec(spec)
     best = build_model(loaded)
     best.load_weights(run_dir / "best.keras")
-    validation = load_data(loaded).validation
+    validation = load_data(loaded, "data").validation  # transformed, as the graph takes them
     assert validation is not None
     val_loss = best.evaluate(to_dataset(validation, batch_size=64), verbose=0, return_dict=True)
     assert val_loss["loss"] == pytest.approx(min(float(r["val_loss"]) for r in rows), rel=1e-4)
@@ -542,9 +542,8 @@ def test_cli_train_evaluate_predict(write_spec: Callable[..., str], tmp_path: Pa
     assert code == 0, out
     assert out.splitlines()[0].startswith("loss: ") and out.splitlines()[1].startswith("accuracy: ")
     assert out.splitlines()[2] == (
-        "evaluated on the test split of the spec's data: 360 rows (after the spec's "
-        "train.data.transform)"
-    )
+        "evaluated on the test split of the spec's data: 360 rows"
+    )  # raw: the model has the spec's transform (divide_by) as a layer
     from modelspec import read_provenance
 
     for saved in ("model.keras", "best.keras"):

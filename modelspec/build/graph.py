@@ -269,13 +269,23 @@ class Graph:
         return self.call(layer, field, sig)
 
     def start(
-        self, specs: Sequence[InputSpec | BlockInput], like: Sequence[Any] | None = None
+        self,
+        specs: Sequence[InputSpec | BlockInput],
+        like: Sequence[Any] | None = None,
+        given: Mapping[str, Any] | None = None,
     ) -> list[Any]:
-        """The graph's input tensors (a block's shaped like the tensors in ``like``)."""
+        """The graph's input tensors (a block's shaped like the tensors in ``like``).
+
+        ``given`` tensors, by input name, take the place of fresh ``keras.Input``
+        ones: the graph starts from them (e.g. a preprocessing front's outputs).
+        """
         inputs = []
         for k, spec in enumerate(specs):
             try:
-                tensor = make_input(self.keras, spec, like[k] if like else None)
+                if given is not None and spec.name in given:
+                    tensor = given[spec.name]
+                else:
+                    tensor = make_input(self.keras, spec, like[k] if like else None)
             except Exception as err:
                 raise self.fail(("inputs", k), spec.name, keras_message(err)) from err
             self.tensors[spec.name] = tensor

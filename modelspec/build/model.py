@@ -57,11 +57,18 @@ class _Model:
         self.graph = Graph(spec.document, spec.layers, [i.name for i in spec.inputs])
         self.graph.adapt_data = adapt_data
 
-    def build(self) -> keras.Model:
+    def build(self, front: Mapping[str, tuple[Any, Any]] | None = None) -> keras.Model:
+        """The functional model; ``front`` maps input names to ``(model input,
+        tensor the graph starts from)`` in place of a fresh ``keras.Input``."""
         spec = self.spec
         keras = self.keras
         graph = self.graph
-        inputs = graph.start(spec.inputs)
+        front = front or {}
+        starts = graph.start(spec.inputs, given={k: v[1] for k, v in front.items()})
+        inputs = [
+            front[i.name][0] if i.name in front else t
+            for i, t in zip(spec.inputs, starts, strict=True)
+        ]
         graph.run()
         try:
             outputs = self.named_outputs()
@@ -221,6 +228,7 @@ def build_model(
     allow_imports: bool = False,
     block: str | None = None,
     adapt_data: Mapping[str, Any] | None = None,
+    front: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> keras.Model:
     """Build the functional Keras model a spec describes, or one of its blocks alone.
 
@@ -231,6 +239,10 @@ def build_model(
         block: Build this block alone (a VAE's decoder), with the params of its
             first instance (its defaults when no node uses it) and its inputs'
             declared shapes, else the shapes of its first use in the model.
+        front: ``{input name: (model input, tensor)}``: the model takes
+            ``model input`` (a ``keras.Input``) where the spec declares that
+            input, and the graph starts from ``tensor`` (computed from it, e.g.
+            by preprocessing layers); the other inputs are made as declared.
 
     Returns:
         A ``keras.Model``, compiled when the spec has a ``compile:`` section
@@ -248,7 +260,7 @@ def build_model(
     with deep_graph(graph_size(loaded.document)):
         if block is not None:
             return _block(loaded, block)
-        return _Model(loaded, adapt_data).build()
+        return _Model(loaded, adapt_data).build(front)
 
 
 def graph_size(doc: Document) -> int:

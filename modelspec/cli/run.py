@@ -160,8 +160,9 @@ def evaluate(
     """Evaluate SOURCE (a run directory or a .keras file) on held-out data.
 
     Uses the test split of the spec's train.data (the same seeded split as
-    training), or every row of --data FILE, raw like the spec's data: the spec's
-    train.data.transform is applied to it. Prints one `metric: value` per line.
+    training), or every row of --data FILE, raw like the spec's data: the model
+    has the input transforms as layers (train.data.preprocess: model), or the
+    spec's train.data.transform is applied first. Prints one `metric: value` per line.
     """
     _quiet_tensorflow()
     from ..training.inference import evaluate_on
@@ -205,8 +206,9 @@ def predict(
 ) -> None:
     """Run SOURCE (a run directory or a .keras file) on new inputs; write predictions.
 
-    The inputs are raw like the spec's data: a run's spec.yaml (or --spec) applies
-    its train.data.transform to them first, as in training.
+    The inputs are raw like the spec's data: the model has the input transforms
+    as layers (train.data.preprocess: model); for a model without them, a run's
+    spec.yaml (or --spec) applies its train.data.transform first, as in training.
     """
     if Path(output).suffix.lower() not in (".npz", ".csv"):
         raise click.BadParameter(

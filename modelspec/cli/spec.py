@@ -143,12 +143,19 @@ def expand(spec: str, plugins: tuple[str, ...], allow_imports: bool) -> None:
     metavar="NAME",
     help="Build this block alone (its first instance's params, its declared input shapes).",
 )
+@click.option(
+    "--with-data",
+    is_flag=True,
+    help="Load the spec's train.data and build the model training makes: the inputs' "
+    "transforms as layers in front of the graph, taking raw inputs.",
+)
 @_plugin_options
 def build(
     spec: str,
     output: str | None,
     quiet: bool,
     block: str | None,
+    with_data: bool,
     plugins: tuple[str, ...],
     allow_imports: bool,
 ) -> None:
@@ -156,7 +163,8 @@ def build(
 
     A layer Keras refuses (a shape or dtype mismatch) is reported at its
     node's line in the spec, like a validation error. With --block, build one
-    of the spec's blocks alone (a VAE's decoder).
+    of the spec's blocks alone (a VAE's decoder). Without --with-data the
+    graph is built as declared (its inputs take transformed arrays).
     """
     if output is not None and not output.endswith(".keras"):
         raise click.BadParameter(
@@ -172,8 +180,17 @@ def build(
         known = ", ".join(loaded.blocks) or "none"
         hint = did_you_mean(block, loaded.blocks) or f" Its blocks: {known}."
         raise click.BadParameter(f"no block '{block}' in {spec}.{hint}", param_hint="'--block'")
+    if with_data and (block is not None or loaded.train is None):
+        why = "--block builds a block alone" if block else f"{spec} has no train.data"
+        raise click.BadParameter(f"cannot load the data: {why}", param_hint="'--with-data'")
     try:
-        model = build_model(loaded, block=block)
+        if with_data:
+            from ..training.fit import model_and_data
+
+            assert loaded.train is not None
+            model, _ = model_and_data(loaded, loaded.train.data.preprocess)
+        else:
+            model = build_model(loaded, block=block)
     except SpecError as err:
         _print_diagnostics(err.diagnostics, err=True)
         click.echo(f"{spec}: {_plural(len(err.errors), 'error')}", err=True)

@@ -5,7 +5,9 @@ scikit-learn or Keras dataset, an ``.npz`` or ``.csv`` file, a folder of
 images, a registered data function), maps its arrays onto the model's inputs
 and outputs, splits them with a fixed seed and applies the ``transform``
 steps (statistics such as ``standardize``'s mean come from the training split
-only). :func:`check_against_model` compares the arrays with the built model
+only); with ``preprocess: model`` (the default) the inputs' steps are left
+to the layers :func:`build_with_transforms` puts in front of the model, and
+the inputs stay raw. :func:`check_against_model` compares the arrays with the built model
 and its losses before any training starts, and :func:`to_dataset` feeds a
 split to ``model.fit``. :func:`read_arrays` and :func:`write_arrays` are the
 ``.npz``/``.csv`` files of ``modelspec predict``.
@@ -21,6 +23,7 @@ helpers) → :mod:`~modelspec.data.readers` (``.npz`` and ``.csv`` files) →
 :mod:`~modelspec.data.transforms` (``transform:`` steps) →
 :mod:`~modelspec.data.load` (``load_data``: map, split, transform) →
 :mod:`~modelspec.data.checks` (``check_against_model``) →
+:mod:`~modelspec.data.preprocess` (the inputs' transforms as layers of the model) →
 :mod:`~modelspec.data.pipeline` (``to_dataset``) → :mod:`~modelspec.data.files`
 (``read_arrays`` and ``write_arrays``, for ``predict``).
 
@@ -38,11 +41,13 @@ from .common import Data, Split, output_names
 from .files import read_arrays, write_arrays
 from .load import load_data
 from .pipeline import to_dataset
+from .preprocess import build_with_transforms, transforms_in
 from .sources import keras_dataset_cached
 
 __all__ = [
     "Data",
     "Split",
+    "build_with_transforms",
     "check_against_model",
     "input_problem",
     "keras_dataset_cached",
@@ -50,5 +55,6 @@ __all__ = [
     "output_names",
     "read_arrays",
     "to_dataset",
+    "transforms_in",
     "write_arrays",
 ]

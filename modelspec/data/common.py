@@ -12,7 +12,8 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -56,12 +57,22 @@ class Data:
         validation: The validation split, or ``None`` (``split.validation: 0``).
         test: The test split, or ``None`` (``split.test: 0``).
         description: One line for people: the source and the split sizes.
+        in_model: ``{model input: [step, ...]}``: the transform steps left for the
+            model's preprocessing layers (``train.data.preprocess: model``); the
+            arrays of those inputs are raw (before these steps).
+        stats: The ``standardize`` statistics of the training split, by step path.
+        graph_view: The same splits with the ``in_model`` steps applied too (what
+            the spec's graph sees behind the preprocessing layers), for checking
+            the arrays against the declared inputs; ``None`` when ``in_model`` is empty.
     """
 
     train: Split
     validation: Split | None
     test: Split | None
     description: str
+    in_model: dict[str, list[Any]] = field(default_factory=dict)
+    stats: dict[Any, Any] = field(default_factory=dict)
+    graph_view: Data | None = None
 
     def splits(self) -> list[tuple[str, Split]]:
         """``[(name, split), ...]`` for the splits present, train first."""

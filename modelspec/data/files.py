@@ -27,7 +27,7 @@ from .load import load_with_stats
 from .mapping import Mapped, arrays_for, check_arrays, lookup, pick
 from .readers import read_csv, read_npz
 from .sources import Source
-from .transforms import plan_transforms, transform
+from .transforms import plan_transforms, split_steps, transform
 
 
 def _file_error(path: Path | str, message: str) -> DataError:
@@ -35,7 +35,7 @@ def _file_error(path: Path | str, message: str) -> DataError:
 
 
 def read_arrays(
-    path: str | os.PathLike[str], spec: ModelSpec | None = None
+    path: str | os.PathLike[str], spec: ModelSpec | None = None, preprocess: str = "data"
 ) -> dict[str, np.ndarray]:
     """Arrays from an ``.npz`` (by key) or ``.csv`` file (by column), for ``predict``.
 
@@ -49,6 +49,9 @@ def read_arrays(
     Args:
         path: The file.
         spec: The model's spec, or ``None`` for the raw arrays.
+        preprocess: ``model`` when the model has the inputs' transforms as
+            layers (it takes raw inputs): only the steps it cannot do
+            (``pad_sequences``) are applied; ``data``: every step.
 
     Returns:
         ``{key or column: array}``, or ``{model input: array}`` with a spec.
@@ -93,8 +96,10 @@ def read_arrays(
         check_arrays(doc, x, {}, inputs, {}, errors)
     if errors:  # the problems are in the file: report them there
         raise DataError([Diagnostic(d.message, file=str(path)) for d in errors])
+    if preprocess == "model":
+        plan = {n: split_steps(steps)[0] for n, steps in plan.items()}
     needs_stats = any(s.op == "standardize" and s.arg for n in ins for s in plan.get(n, ()))
-    stats = load_with_stats(spec)[1] if needs_stats else {}
+    stats = load_with_stats(spec, preprocess)[1] if needs_stats else {}
     for name in ins:
         if name in plan:
             (x[name],) = transform(doc, name, plan[name], [x[name]], stats)

@@ -18,7 +18,7 @@ from ..spec.schema import ModelSpec
 from .common import DATA, Data, Split, fail, input_names, output_names, raise_all
 from .mapping import arrays_for, check_arrays, pick
 from .sources import load_source
-from .transforms import Stats, plan_transforms, transform
+from .transforms import Stats, plan_transforms, split_steps, transform
 
 
 def _sizes(n: int, fraction: float) -> int:
@@ -29,7 +29,7 @@ def _take(x: dict[str, np.ndarray], y: list[np.ndarray], index: np.ndarray) -> S
     return Split({k: v[index] for k, v in x.items()}, [a[index] for a in y])
 
 
-def load_with_stats(spec: ModelSpec) -> tuple[Data, Stats]:
+def load_with_stats(spec: ModelSpec, preprocess: str | None = None) -> tuple[Data, Stats]:
     doc = spec.document
     if spec.train is None:
         raise fail(
@@ -79,12 +79,23 @@ def load_with_stats(spec: ModelSpec) -> tuple[Data, Stats]:
     data = Data(train, validation, test, "")
 
     stats: Stats = {}
+    in_model = (preprocess or entry.preprocess) == "model"
+    views = {part: Split(dict(s.x), s.y) for part, s in data.splits()}
     for name, steps in plan.items():
         splits = [s for _, s in data.splits()]
         if name in ins:
+            steps, model_steps = split_steps(steps) if in_model else (steps, [])
             arrays = transform(doc, name, steps, [s.x[name] for s in splits], stats)
             for s, a in zip(splits, arrays, strict=True):
                 s.x[name] = a
+            model_steps = [st for st in model_steps if st.op != "standardize" or st.arg]
+            if model_steps:
+                # checked and measured here (errors at their steps, statistics from
+                # the training split); the model's layers will apply them
+                data.in_model[name] = model_steps
+                arrays = transform(doc, name, model_steps, arrays, stats)
+            for view, a in zip(views.values(), arrays, strict=True):
+                view.x[name] = a
         else:
             i = outs.index(name)
             arrays = transform(doc, name, steps, [s.y[i] for s in splits], stats)
@@ -93,13 +104,18 @@ def load_with_stats(spec: ModelSpec) -> tuple[Data, Stats]:
     y_names = tuple(outs) if isinstance(spec.outputs, dict) else None
     sizes = []
     for part, s in data.splits():
-        s.y_names = y_names
+        s.y_names = views[part].y_names = y_names
         sizes.append(f"{len(s):,} {part}")
     data.description = f"{source.label}: {' / '.join(sizes)}"
+    data.stats = stats
+    if data.in_model:
+        data.graph_view = Data(
+            views["train"], views.get("validation"), views.get("test"), data.description
+        )
     return data, stats
 
 
-def load_data(spec: ModelSpec) -> Data:
+def load_data(spec: ModelSpec, preprocess: str | None = None) -> Data:
     """Read, map, split and transform the data of a spec's ``train.data``.
 
     Sources (``source:``): ``sklearn`` (offline datasets shipped with
@@ -112,6 +128,10 @@ def load_data(spec: ModelSpec) -> Data:
 
     Args:
         spec: A loaded spec with a ``train.data`` section.
+        preprocess: Where the inputs' transforms run (``model`` or ``data``;
+            default: the spec's ``train.data.preprocess``). With ``model`` the
+            inputs stay raw before the steps the model's preprocessing layers
+            apply (:attr:`Data.in_model`); they are checked and measured here.
 
     Returns:
         The :class:`Data`; float64 arrays are float32.
@@ -122,4 +142,4 @@ def load_data(spec: ModelSpec) -> Data:
         DownloadError: A Keras dataset could not be downloaded (the message
             says where to put a copy).
     """
-    return load_with_stats(spec)[0]
+    return load_with_stats(spec, preprocess)[0]

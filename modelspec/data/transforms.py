@@ -76,6 +76,20 @@ def plan_transforms(spec: ModelSpec, entry: DataSpec, names: list[str]) -> dict[
     return plan
 
 
+def split_steps(steps: list[Step]) -> tuple[list[Step], list[Step]]:
+    """An input's steps as ``(data steps, model steps)``: the steps after the last
+    ``pad_sequences`` can be layers of the model; it and the steps before it (on
+    ragged sequences) stay in the data pipeline.
+
+    Example:
+        >>> pad, div = Step("pad_sequences", 5, ()), Step("divide_by", 2, ())
+        >>> [[s.op for s in part] for part in split_steps([pad, div])]
+        [['pad_sequences'], ['divide_by']]
+    """
+    last = max((i for i, s in enumerate(steps) if s.op == "pad_sequences"), default=-1)
+    return steps[: last + 1], steps[last + 1 :]
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -130,7 +130,8 @@ def sample_inputs(
     """Inputs to check an export with: ``n`` rows of the spec's data, else random.
 
     Rows come from the test split of ``train.data`` (the train split when there
-    is no test split), transformed as for training. Without data (no spec, no
+    is no test split), as the model takes them: raw when it has the spec's
+    input transforms as layers, else transformed as for training. Without data (no spec, no
     ``train:`` section, or a ``source: keras`` dataset not downloaded yet), random
     inputs of the declared shapes and dtypes (sequence lengths of 4).
 
@@ -138,13 +139,14 @@ def sample_inputs(
         The arrays in the order of ``model.inputs``, and a description for people.
     """
     if spec is not None and spec.train is not None:
-        from ..data import keras_dataset_cached, load_data
+        from ..data import keras_dataset_cached, load_data, transforms_in
 
         entry = spec.train.data
         try:
             if entry.source == "keras" and not keras_dataset_cached(entry):
                 raise DownloadError([])  # a few sample rows are not worth a download
-            data = load_data(spec)
+            # raw inputs for a model with the transforms as layers
+            data = load_data(spec, "model" if transforms_in(model, spec) else "data")
         except DownloadError:
             return _random_inputs(model, n), f"{n} random inputs ({entry.name} is not downloaded)"
         name, split = ("test", data.test) if data.test is not None else ("train", data.train)

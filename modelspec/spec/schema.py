@@ -255,6 +255,11 @@ class DataSpec(_Strict):
         args: Extra keyword arguments for the loader (``load_data``, the image
             loader, the data function).
         transform: ``{input or output name: [{op: argument}, ...]}``, applied in order.
+        preprocess: Where the inputs' transforms run: ``model`` (default: as
+            preprocessing layers in front of the graph, so the trained, saved and
+            exported model takes raw inputs; ``pad_sequences`` and the outputs'
+            transforms stay in the data pipeline) or ``data`` (on the arrays
+            only; the model takes transformed inputs).
         split: Validation and test fractions and their seed.
     """
 
@@ -265,6 +270,7 @@ class DataSpec(_Strict):
     targets: dict[StrictStr, StrictStr | list[StrictStr]] | None = None
     args: dict[StrictStr, Any] = {}
     transform: dict[StrictStr, list[dict[StrictStr, Any]]] = {}
+    preprocess: Literal["model", "data"] = "model"
     split: SplitSpec = SplitSpec()
 
 

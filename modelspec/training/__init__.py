@@ -3,8 +3,7 @@
 Read in order: :mod:`~modelspec.training.history` (``history.csv`` and
 ``curves.png``) and :mod:`~modelspec.training.callbacks` (Keras callbacks with
 atomic files) → :mod:`~modelspec.training.inference` (evaluate and predict) →
-:mod:`~modelspec.training.adapt` (``adapt:`` layers adapted on the training
-split) → :mod:`~modelspec.training.fit` (``train``, resume, the ``export:`` section at
+:mod:`~modelspec.training.fit` (``train``, resume, the ``export:`` section at
 the end of a run).
 """
 

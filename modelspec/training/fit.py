@@ -52,13 +52,13 @@ import yaml
 from .. import data as data_module
 from .._version import __version__
 from ..build import build_model, deep_graph, graph_size, load_model, start_stage
+from ..build.adapt import has_adapt
 from ..errors import ExportError, ModelSpecError, RunInterrupted, SpecError, TrainingFailed
 from ..files import write_text
 from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
 from ..spec.loader import apply_overrides, load_document
 from ..spec.schema import ModelSpec
 from ..spec.validate import load_spec
-from .adapt import adapted_model
 from .callbacks import make_callbacks
 from .history import plot_history, read_history
 from .inference import loss_first
@@ -189,11 +189,10 @@ def train(
     if epochs and resume is None:
         record.append(f"train.epochs={epochs}")
 
-    keras.utils.set_random_seed(settings.seed)
-    model = build_model(loaded)
-    data = data_module.load_data(loaded)
-    data_module.check_against_model(data, model, loaded)
-    model = adapted_model(loaded, model, data)
+    # a resumed run is rebuilt as it was made: runs from before `preprocess` kept
+    # the transforms outside the model
+    preprocess = meta.get("preprocess", "data") if resume is not None else settings.data.preprocess
+    model, data = model_and_data(loaded, preprocess)
 
     if resume is None:
         run_dir = new_run_dir(Path(out_dir or "runs"), loaded.name)
@@ -206,6 +205,7 @@ def train(
             "modelspec_version": __version__,
             "keras_version": keras.__version__,
             "started": datetime.datetime.now().isoformat(timespec="seconds"),
+            "preprocess": preprocess,
         }
     meta |= {"status": "running", "epochs": total_epochs}
     meta.pop("error", None)
@@ -232,6 +232,33 @@ def train(
     except Exception as err:
         _record(run_dir, meta, "failed", f"{type(err).__name__}: {err}")
         raise TrainingFailed(run_dir, err) from err
+
+
+def model_and_data(loaded: ModelSpec, preprocess: str) -> tuple[keras.Model, Data]:
+    """The model to train and its data, checked against each other.
+
+    With ``preprocess: model`` the data's inputs are raw and the model has the
+    inputs' transforms as layers in front of its graph; the arrays as the graph
+    sees them are checked against the graph as declared first (a mismatch is
+    reported against the spec). The seed is set before each build, so the
+    weights are the same either way.
+    """
+    assert loaded.train is not None
+    seed = loaded.train.seed
+    keras.utils.set_random_seed(seed)
+    model = build_model(loaded)
+    data = data_module.load_data(loaded, preprocess)
+    view = data.graph_view or data
+    data_module.check_against_model(view, model, loaded)
+    # `adapt:` layers learn from the training split as the graph sees it
+    adapt = view.train.x if has_adapt(list(loaded.layers)) else None
+    if data.in_model:
+        keras.utils.set_random_seed(seed)
+        model = data_module.build_with_transforms(loaded, data, adapt_data=adapt)
+    elif adapt is not None:
+        keras.utils.set_random_seed(seed)
+        model = build_model(loaded, adapt_data=adapt)
+    return model, data
 
 
 def _record(run_dir: Path, meta: dict[str, Any], status: str, error: str | None = None) -> None:

@@ -33,6 +33,13 @@ def loss_first(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(values[k]) for k in sorted(values, key=lambda k: (k != "loss", k))}
 
 
+def preprocess_of(model: keras.Model, spec: ModelSpec) -> str:
+    """``model`` when ``model`` has the spec's input transforms as layers (it takes
+    raw inputs), else ``data`` (a model trained with ``preprocess: data``, or
+    before transforms went into models: its inputs are transformed first)."""
+    return "model" if data_module.transforms_in(model, spec) else "data"
+
+
 def model_and_spec(
     source: PathLike, spec: PathLike | ModelSpec | None, plugins: Iterable[str], best: bool = False
 ) -> tuple[keras.Model, ModelSpec | None]:
@@ -97,7 +104,8 @@ def evaluate_on(
         )
     if data is not None:
         loaded = _with_data_file(loaded, Path(data))
-    split = data_module.load_data(loaded)
+    preprocess = preprocess_of(model, loaded)
+    split = data_module.load_data(loaded, preprocess)
     data_module.check_against_model(split, model, loaded)
     chosen = split.train if data is not None else split.test
     if chosen is None:
@@ -113,8 +121,9 @@ def evaluate_on(
     )
     rows = len(next(iter(chosen.x.values())))
     used = f"every row of {data}" if data is not None else "the test split of the spec's data"
-    transformed = loaded.train is not None and loaded.train.data.transform
-    after = " (after the spec's train.data.transform)" if transformed else ""
+    transform = loaded.train.data.transform if loaded.train else {}
+    outside = [n for n in transform if n not in split.in_model or preprocess == "data"]
+    after = " (after the spec's train.data.transform)" if outside else ""
     return loss_first(values), f"{used}: {rows:,} rows{after}"
 
 
@@ -156,7 +165,8 @@ def predict(
         source: A run directory or a ``.keras`` file.
         inputs: An ``.npz``/``.csv`` file, or ``{input name: array}``. With a
             spec (a run directory has one), files are mapped onto the model
-            inputs and transformed as ``train.data`` says.
+            inputs; a model with the spec's transforms as layers takes them raw,
+            else (``preprocess: data``) they are transformed as ``train.data`` says.
         output: Write the predictions here (``.npz`` or ``.csv``).
         spec: The spec, when ``source`` is a ``.keras`` file.
         plugins: Modules to import first.
@@ -174,7 +184,8 @@ def predict(
     if isinstance(inputs, Mapping):
         arrays = dict(inputs)
     else:
-        arrays = data_module.read_arrays(inputs, loaded)
+        preprocess = preprocess_of(model, loaded) if loaded is not None else "data"
+        arrays = data_module.read_arrays(inputs, loaded, preprocess)
     names = [t.name for t in model.inputs]
     missing = [n for n in names if n not in arrays]
     if missing:

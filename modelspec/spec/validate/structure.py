@@ -75,6 +75,7 @@ FIELD_HINTS = {
     "formats": "formats from " + ", ".join(EXPORT_FORMATS),
     "tolerance": "a number at least 0, or a mapping {format: number}",
     "samples": "a positive integer",
+    "preprocess": "model (the inputs' transforms are layers of the model) or data",
     "transform": "a mapping {input or output name: [{op: argument}, ...]}",
     "vars": "a mapping {name: a number, a boolean, a string or a ${expression}}",
     "params": "a mapping {name: a default value: a number, a boolean or a string}",
