@@ -16,6 +16,7 @@ from modelspec import build_model, load_model, load_spec, predict, train, valida
 from modelspec.build.adapt import STAND_IN
 from modelspec.cli import main
 from modelspec.data import load_data, read_arrays
+from modelspec.training.fit import model_and_data
 
 from .conftest import ROOT
 
@@ -434,8 +435,9 @@ def test_adapt_sees_the_transformed_training_inputs(
         .replace("    split:", "    transform: {x: [{divide_by: 10}]}\n    split:")
     )
     spec = load_spec(write_spec(text))
-    data = load_data(spec)
-    model = build_model(spec, adapt_data=data.train.x)
-    mean = np.asarray(model.get_layer("norm").mean).reshape(-1)
-    assert np.all(mean < 1.0)  # the raw values' mean is about 5
-    np.testing.assert_allclose(mean, data.train.x["x"].mean(axis=0), rtol=1e-5)
+    for preprocess in ("model", "data"):  # the transform as a layer, or on the arrays
+        model, data = model_and_data(spec, preprocess)
+        mean = np.asarray(model.get_layer("norm").mean).reshape(-1)
+        assert np.all(mean < 1.0)  # the raw values' mean is about 5
+        seen = (data.graph_view or data).train.x["x"]
+        np.testing.assert_allclose(mean, seen.mean(axis=0), rtol=1e-5)
