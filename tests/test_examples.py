@@ -370,3 +370,37 @@ def test_example_specs_are_shorter_than_their_python(name: str) -> None:
     loader.loader.exec_module(bench)
     spec_lines = bench.yaml_lines((ROOT / "specs" / f"{name}.yaml").read_text(encoding="utf-8"))
     assert spec_lines < bench.python_lines(bench.PYTHON[name])
+
+
+def test_transfer_learning_trains_the_head_then_the_top_blocks(tmp_path: Path) -> None:
+    """specs/transfer_learning.yaml, one epoch a stage: the head and the backbone's
+    top blocks move, their BatchNormalization kept frozen; the rest of the backbone
+    never moves; the model takes the raw 64 pixels (the reshape is in the model)."""
+    from modelspec import train
+    from modelspec.spec.validate import load_spec
+
+    spec = ROOT / "specs" / "transfer_learning.yaml"
+    overrides = ["train.stages.0.epochs=1", "train.stages.1.epochs=1"]
+    keras.utils.set_random_seed(0)  # train() builds from the same seed
+    before = build_model(load_spec(spec))
+
+    def weights(model: keras.Model, path: str) -> list[np.ndarray]:
+        layer = model
+        for name in path.split("/"):
+            layer = layer.get_layer(name)
+        return [np.asarray(w) for w in layer.weights]
+
+    def moved(model: keras.Model, path: str) -> bool:
+        pairs = zip(weights(before, path), weights(model, path), strict=True)
+        return any(not np.array_equal(a, b) for a, b in pairs)
+
+    both = train(spec, overrides=overrides, out_dir=tmp_path)
+    assert [name for name, *_ in both.stages] == ["head", "fine_tune"]
+    assert len(both.history["loss"]) == 2
+    assert moved(both.model, "probs")
+    assert moved(both.model, "backbone/block_16_project")
+    assert not moved(both.model, "backbone/block_16_project_BN")  # keep_frozen
+    assert not moved(both.model, "backbone/block_1_project")
+    reloaded = load_model(both.run_dir / "model.keras")
+    x = np.random.default_rng(0).uniform(0, 16, (4, 64)).astype("float32")
+    np.testing.assert_allclose(reloaded(x), both.model(x), atol=1e-6)
