@@ -96,6 +96,11 @@ REFUSED_OPS: dict[str, str] = {
 #: Optimizer and learning-rate schedule classes a spec cannot name: bases and wrappers.
 ABSTRACT_CLASSES = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
 ABSTRACT_CLASSES |= {"LearningRateSchedule"}
+#: Loss and metric classes ``{type: ...}`` cannot name: bases, wrappers of a
+#: Python function, and metrics of one value (``Mean``) that ``compile`` would
+#: feed ``(y_true, y_pred)``.
+ABSTRACT_CLASSES |= {"Loss", "LossFunctionWrapper", "Metric", "MeanMetricWrapper"}
+ABSTRACT_CLASSES |= {"Mean", "Sum", "Reduce"}
 
 #: Keras callbacks a spec can name (``type: early_stopping``), by their spec
 #: names; the others take Python functions or talk to the network.
@@ -495,4 +500,25 @@ def keras_catalogue() -> dict[str, Any]:
             ((n, getattr(keras.callbacks, c)) for n, c in CALLBACKS.items()),
             keras.callbacks.Callback,
         ),
+        # compile's `{type: SparseCategoricalCrossentropy, from_logits: true}`, by class name
+        "losses": classes(
+            {c.__name__: c for c in losses.ALL_OBJECTS_DICT.values()}.items(), losses.Loss
+        ),
+        "metrics": {
+            name: raw | {"logged_name": _metric_name(getattr(keras.metrics, name))}
+            for name, raw in classes(
+                {c.__name__: c for c in metrics.ALL_OBJECTS_DICT.values()}.items(),
+                metrics.Metric,
+            ).items()
+        },
     }
+
+
+def _metric_name(cls: type) -> str:
+    """The name a metric class logs under when given none (``AUC`` logs ``auc``)."""
+    from keras.src.utils.naming import to_snake_case
+
+    default = inspect.signature(cls.__init__).parameters.get("name")  # type: ignore[misc]
+    if default is not None and isinstance(default.default, str):
+        return default.default
+    return str(to_snake_case(cls.__name__))
