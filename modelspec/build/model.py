@@ -160,9 +160,8 @@ class _Model:
         per_output = losses_by_output(loss, names)
         if per_output is None or all(v is not None for v in per_output.values()):
             return loss, weights
-        with_loss = [n for n, v in per_output.items() if v is not None]
-        if isinstance(weights, list) and not isinstance(loss, list):
-            weights = dict(zip(with_loss, weights, strict=True))  # one per loss
+        if isinstance(weights, list) and isinstance(loss, dict):  # one per loss, in its order
+            weights = dict(zip([n for n in loss if loss[n] is not None], weights, strict=True))
         if isinstance(weights, dict):
             weights = {n: float(weights.get(n, 1.0)) for n in names}
         if isinstance(spec.outputs, dict):

@@ -42,6 +42,8 @@ def check_compile(ctx: Context) -> None:
         value = section.get(key)
         # Keras takes a flat metrics list for one output, or one metric per output
         per_output = key != "metrics" or len(names) > 1
+        if key == "loss_weights" and isinstance(section.get("loss"), dict):
+            per_output = False  # one weight per loss of the mapping: checked below
         if per_output and isinstance(value, list) and names and len(value) != len(names):
             hint = " or a mapping {output: [metrics]}" if key == "metrics" else ""
             ctx.add(
@@ -49,25 +51,26 @@ def check_compile(ctx: Context) -> None:
                 f"expected one entry per output ({len(names)}: {listed(names)}){hint}. "
                 f"Received {len(value)}: {key}={shown(value)}",
             )
-        if namespace and _untyped(value):
+        if namespace and _untyped(value, names):
             configured(ctx, namespace, value, ("compile", key))  # {from_logits: true}
             continue
+        if isinstance(value, dict) and "type" not in value:
+            for out in value:
+                if isinstance(out, str) and out and names and out not in names:
+                    ctx.add(
+                        ("compile", key, out),
+                        f"unknown output '{clipped(out)}' (the outputs are {listed(names)})."
+                        f"{did_you_mean(out, names)}",
+                        key=True,
+                    )
         for sub, item in _named_items(value):
-            if isinstance(sub, str) and sub and names and sub not in names:
-                ctx.add(
-                    ("compile", key, sub),
-                    f"unknown output '{clipped(sub)}' (the outputs are {listed(names)})."
-                    f"{did_you_mean(sub, names)}",
-                    key=True,
-                )
             if namespace:
                 configured(ctx, namespace, item, ("compile", key, *_as_path(sub)))
     loss = section.get("loss")
     by_output = losses_by_output(loss, names)
     if isinstance(loss, dict) and not set(loss) <= set(names):
         by_output = None  # an unknown output: reported above
-    if by_output is not None:
-        _without_loss(ctx, loss, by_output)
+    if by_output is not None and _without_loss(ctx, loss, by_output):
         _metrics_need_losses(ctx, section.get("metrics"), by_output)
         _weights_need_losses(ctx, section, names)
     _optimizer(ctx, section.get("optimizer"))
@@ -92,6 +95,8 @@ def configured(ctx: Context, namespace: str, value: Any, path: PathT) -> None:
         return  # an output without a loss
     example = _EXAMPLES[namespace]
     if not isinstance(value, dict):
+        if namespace == "metrics":
+            return  # reported by the structure stage
         ctx.add(
             path,
             f"expected a {noun} name or {{type: {example}, ...}}. Received: {shown(value)}",
@@ -163,18 +168,19 @@ def losses_by_output(loss: Any, names: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def _without_loss(ctx: Context, loss: Any, per_output: dict[str, Any]) -> None:
-    """Outputs without a loss: a warning each; an error when no output has one."""
+def _without_loss(ctx: Context, loss: Any, per_output: dict[str, Any]) -> bool:
+    """Outputs without a loss: a warning each; an error when no output has one
+    (then ``False``: the weights and metrics are not worth checking)."""
     without = [n for n, v in per_output.items() if v is None]
     if not without:
-        return
+        return True
     if len(without) == len(per_output):
         ctx.add(
             ("compile", "loss"),
             f"expected a loss for at least one output ({listed(without)}). Received: "
             f"loss={shown(loss)}. A model trained by add_loss terms alone leaves `loss:` out.",
         )
-        return
+        return False
     names = list(per_output)
     left_out = [n for n in without if isinstance(loss, dict) and n not in loss]
     for out in without:
@@ -199,6 +205,7 @@ def _without_loss(ctx: Context, loss: Any, per_output: dict[str, Any]) -> None:
             warning=True,
         )
     _targets_unused(ctx, without)
+    return True
 
 
 def _targets_unused(ctx: Context, without: list[str]) -> None:
@@ -352,12 +359,14 @@ def _optimizer(ctx: Context, optimizer: Any) -> None:
         check_args(ctx, sig, args, path)
 
 
-def _untyped(value: Any) -> bool:
+def _untyped(value: Any, names: list[str]) -> bool:
     """A mapping that is a loss or metric's arguments without its ``type:``, rather than
-    one entry per output (whose values are names, mappings, lists or null)."""
+    one entry per output (whose keys are outputs, whose values names, mappings, lists
+    or null)."""
     return (
         isinstance(value, dict)
         and "type" not in value
+        and not any(k in names for k in value)
         and any(not isinstance(v, str | dict | list | None) for v in value.values())
     )
 
