@@ -242,6 +242,44 @@ def test_logged_names_leave_out_the_loss_of_outputs_without_one() -> None:
     assert logged_names(data) == {"loss", "a_auc"}
 
 
+def test_monitored_metrics_get_their_direction(write_spec: Callable[..., str]) -> None:
+    from modelspec import load_spec
+    from modelspec.training.callbacks import monitor_mode
+
+    path = write_spec(
+        TWO
+        + """\
+outputs: {digit: logits, aux: aux}
+compile:
+  loss: {digit: ce, aux: mse}
+  metrics:
+    digit: [acc, {type: AUC, name: roc}, {type: SparseTopKCategoricalAccuracy}]
+    aux: [mae, {type: MeanSquaredError}]
+"""
+    )
+    spec = load_spec(path)
+    assert {
+        m: monitor_mode(spec, m)
+        for m in (
+            "val_digit_acc",
+            "val_digit_roc",
+            "digit_sparse_top_k_categorical_accuracy",
+            "val_aux_mae",
+            "aux_mean_squared_error",
+            "val_aux_loss",
+            "loss",
+        )
+    } == {
+        "val_digit_acc": "max",
+        "val_digit_roc": "max",
+        "digit_sparse_top_k_categorical_accuracy": "max",
+        "val_aux_mae": "min",
+        "aux_mean_squared_error": "min",
+        "val_aux_loss": "min",
+        "loss": "min",
+    }
+
+
 def _yaml(text: str) -> Any:
     import yaml
 
@@ -260,6 +298,7 @@ compile:
   metrics: {digit: [{type: SparseTopKCategoricalAccuracy, k: 3, name: top3}, acc]}
 """
         + DIGITS.replace("targets: {logits: y}", "targets: {digit: y}")
+        + "  monitor: val_digit_top3\n  callbacks: [{type: early_stopping, patience: 2}]\n"
     )
     report = validate_spec(path)
     assert report.ok

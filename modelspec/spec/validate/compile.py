@@ -295,10 +295,29 @@ def logged_names(data: dict[str, Any]) -> set[str] | None:
         ...     "compile": {"loss": {"cls": "ce", "box": "mse"}, "metrics": {"cls": ["acc"]}}}))
         ['box_loss', 'cls_acc', 'cls_loss', 'loss']
     """
+    found = _logged(data)
+    return None if found is None else found[0] | set(found[1])
+
+
+def logged_metrics(data: dict[str, Any]) -> dict[str, Any]:
+    """``{logged name: metric}`` for a spec's metrics (``val_`` ones aside), as in
+    :func:`logged_names`; empty when the names cannot be told from the spec.
+
+    Example:
+        >>> logged_metrics({"outputs": ["p"], "compile": {"loss": "ce", "metrics": [
+        ...     {"type": "AUC"}, "acc"]}})
+        {'auc': {'type': 'AUC'}, 'acc': 'acc'}
+    """
+    found = _logged(data)
+    return {} if found is None else found[1]
+
+
+def _logged(data: dict[str, Any]) -> tuple[set[str], dict[str, Any]] | None:
+    """The losses and the metrics (by logged name) training logs; see :func:`logged_names`."""
     section, outputs = data.get("compile"), data.get("outputs")
     if not isinstance(section, dict) or not section.get("loss"):
         return None
-    names = output_names(outputs)
+    plain = names = output_names(outputs)
     if not isinstance(outputs, dict):  # Keras names list outputs by their layer
         layers = [n for n in as_list(data.get("layers")) if isinstance(n, dict)]
         named = [n.get("name") for n in layers if n.get("add_loss") is not None]
@@ -309,20 +328,26 @@ def logged_names(data: dict[str, Any]) -> set[str] | None:
         names = [f"{n}_add_loss" if n in with_loss else n for n in names]
         if indexed or len(set(names)) != len(names):
             return None
-    per_output = losses_by_output(section["loss"], names)
-    has_loss = [n for n, v in per_output.items() if v is not None] if per_output else names
-    logged = {"loss"} | ({f"{n}_loss" for n in has_loss} if len(has_loss) > 1 else set())
+    per_output = losses_by_output(section["loss"], plain)
+    has_loss = [
+        keras_name
+        for keras_name, name in zip(names, plain, strict=True)
+        if per_output is None or per_output[name] is not None
+    ]
+    losses = {"loss"} | ({f"{n}_loss" for n in has_loss} if len(has_loss) > 1 else set())
     metrics = section.get("metrics")
     if isinstance(metrics, list) and len(names) > 1 and len(metrics) == len(names):
         metrics = {n: [m] for n, m in zip(names, metrics, strict=True)}
+    logged: dict[str, Any] = {}
     if isinstance(metrics, list):
-        logged |= {n for n in map(_metric_name, metrics) if n}
+        logged |= {n: m for m in metrics if (n := _metric_name(m))}
     elif isinstance(metrics, dict):
         prefix = len(names) > 1
         for out, items in metrics.items():
-            found = [n for n in map(_metric_name, as_list(items)) if n]
-            logged |= {f"{out}_{m}" if prefix else m for m in found}
-    return logged
+            for m in as_list(items):
+                if n := _metric_name(m):
+                    logged[f"{out}_{n}" if prefix else n] = m
+    return losses, logged
 
 
 def _metric_name(metric: Any) -> str | None:
