@@ -370,6 +370,25 @@ def test_configured_loss_and_metric_survive_a_safe_mode_round_trip(
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_labels_are_checked_against_a_configured_loss_before_training(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    from modelspec.errors import DataError
+
+    path = write_spec(
+        small("  loss: {type: SparseCategoricalCrossentropy, from_logits: true}\n").replace(
+            "units: 10, activation: softmax", "units: 5"
+        )
+    )
+    with pytest.raises(DataError) as err:
+        train(path, out_dir=tmp_path / "runs")
+    assert err.value.diagnostics[0].format() == (
+        "spec.yaml:14:5: train.data: expected class ids in [0, 5) for the loss "
+        "SparseCategoricalCrossentropy on the output 'probs' (shape (5,)). Received: values "
+        "from 0 to 9. Give the output 10 units, or re-map the labels"
+    )
+
+
 def test_a_registered_loss_class_takes_checked_arguments(
     write_spec: Callable[..., str], clean_registry: None
 ) -> None:

@@ -31,7 +31,8 @@ class Split:
 
     Attributes:
         x: ``{model input name: array}``, samples along the first axis.
-        y: One array per model output, in the order of the spec's ``outputs``.
+        y: One array per model output, in the order of the spec's ``outputs``
+            (an output without a loss gets :func:`no_target`'s empty one).
         y_names: The output names when the spec's ``outputs`` is a mapping:
             :func:`to_dataset` then yields the targets as a dict, because Keras
             matches a tuple to a dict-output model in sorted-key order.
