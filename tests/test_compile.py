@@ -202,6 +202,18 @@ train:
     ]
 
 
+def test_one_configured_loss_for_every_output_takes_a_weight_per_output(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        TWO + "outputs: [logits, aux]\ncompile: {loss: {type: Huber}, loss_weights: [1]}\n"
+    )
+    assert lines(path) == [
+        "spec.yaml:10:46: compile.loss_weights: expected one entry per output (2: logits, aux). "
+        "Received 1: loss_weights=[1]"
+    ]
+
+
 def test_unknown_outputs_in_per_output_metrics_are_reported(
     write_spec: Callable[..., str],
 ) -> None:

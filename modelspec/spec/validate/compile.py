@@ -42,7 +42,8 @@ def check_compile(ctx: Context) -> None:
         value = section.get(key)
         # Keras takes a flat metrics list for one output, or one metric per output
         per_output = key != "metrics" or len(names) > 1
-        if key == "loss_weights" and isinstance(section.get("loss"), dict):
+        loss = section.get("loss")
+        if key == "loss_weights" and isinstance(loss, dict) and "type" not in loss:
             per_output = False  # one weight per loss of the mapping: checked below
         if per_output and isinstance(value, list) and names and len(value) != len(names):
             hint = " or a mapping {output: [metrics]}" if key == "metrics" else ""
