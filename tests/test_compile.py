@@ -111,13 +111,24 @@ def small(compile_: str) -> str:
             "`loss:` out.",
         ),
         (
+            "  loss: {type: BinaryCrossentropy, reduction: avg}\n",
+            "spec.yaml:11:47: compile.loss.reduction: expected one of 'sum_over_batch_size', "
+            "'sum', 'mean', 'mean_with_sample_weight', 'none'. Received: reduction='avg'",
+        ),
+        (
+            "  loss: mse\n  metrics: [{type: AUC, curve: ROC, summation_method: bogus}]\n",
+            "spec.yaml:12:55: compile.metrics[0].summation_method: expected one of "
+            "'interpolation', 'majoring', 'minoring'. Received: summation_method='bogus'",
+        ),
+        (
             "  loss: {probs: 5}\n",
             "spec.yaml:11:17: compile.loss.probs: expected a loss name or {type: "
             "BinaryCrossentropy, ...}. Received: 5",
         ),
         (
             "  loss: {probs: {type: Huber, delta: -1, reduction: 3}}\n",
-            "spec.yaml:11:53: compile.loss.probs.reduction: expected a string. Received: "
+            "spec.yaml:11:53: compile.loss.probs.reduction: expected one of "
+            "'sum_over_batch_size', 'sum', 'mean', 'mean_with_sample_weight', 'none'. Received: "
             "reduction=3",
         ),
     ],

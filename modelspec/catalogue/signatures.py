@@ -501,17 +501,40 @@ def keras_catalogue() -> dict[str, Any]:
             keras.callbacks.Callback,
         ),
         # compile's `{type: SparseCategoricalCrossentropy, from_logits: true}`, by class name
-        "losses": classes(
-            {c.__name__: c for c in losses.ALL_OBJECTS_DICT.values()}.items(), losses.Loss
+        "losses": _with_choices(
+            classes({c.__name__: c for c in losses.ALL_OBJECTS_DICT.values()}.items(), losses.Loss)
         ),
-        "metrics": {
-            name: raw | {"logged_name": _metric_name(getattr(keras.metrics, name))}
-            for name, raw in classes(
-                {c.__name__: c for c in metrics.ALL_OBJECTS_DICT.values()}.items(),
-                metrics.Metric,
-            ).items()
-        },
+        "metrics": _with_choices(
+            {
+                name: raw | {"logged_name": _metric_name(getattr(keras.metrics, name))}
+                for name, raw in classes(
+                    {c.__name__: c for c in metrics.ALL_OBJECTS_DICT.values()}.items(),
+                    metrics.Metric,
+                ).items()
+            }
+        ),
     }
+
+
+#: Loss and metric arguments Keras takes as one of a few strings (it checks them only
+#: when the object is made): ``reduction`` of every loss, AUC's ``curve`` and
+#: ``summation_method``, F-scores' ``average``, R2Score's ``class_aggregation``.
+COMPILE_CHOICES: dict[str, tuple[str, ...]] = {
+    "reduction": ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none"),
+    "curve": ("ROC", "PR", "PRGAIN", "roc", "pr", "prgain"),
+    "summation_method": ("interpolation", "majoring", "minoring"),
+    "average": ("micro", "macro", "weighted"),
+    "class_aggregation": ("uniform_average", "variance_weighted_average"),
+}
+
+
+def _with_choices(entries: dict[str, Any]) -> dict[str, Any]:
+    """Loss or metric signatures with :data:`COMPILE_CHOICES` on their arguments."""
+    for raw in entries.values():
+        for arg in raw["args"]:
+            if arg["name"] in COMPILE_CHOICES:
+                arg["choices"] = list(COMPILE_CHOICES[arg["name"]])
+    return entries
 
 
 def _metric_name(cls: type) -> str:
