@@ -47,3 +47,22 @@ def test_the_schema_knows_the_language_keys() -> None:
     spec["layers"][1]["axis"] = "one"
     found = sorted(str(list(e.absolute_path)) for e in VALIDATOR.iter_errors(spec))
     assert found == ["['blocks', 'b', 'layers', 0]"]
+
+
+def test_the_schema_knows_configured_losses_and_metrics() -> None:
+    base = {"modelspec": 1, "name": "s", "inputs": [{"name": "x", "shape": [4]}]}
+    base |= {"layers": [{"name": "a", "type": "Dense", "units": 2}], "outputs": {"a": "a"}}
+    good = {
+        "loss": {"a": {"type": "BinaryCrossentropy", "from_logits": True}, "b": None},
+        "metrics": {"a": ["acc", {"type": "AUC", "name": "auc", "curve": "PR"}]},
+    }
+    assert list(VALIDATOR.iter_errors(base | {"compile": good})) == []
+    one = {"loss": {"type": "SparseCategoricalCrossentropy", "ignore_class": -1}}
+    assert list(VALIDATOR.iter_errors(base | {"compile": one})) == []
+    for bad in (
+        {"loss": {"type": "BinaryCrossentropy", "from_logit": True}},
+        {"loss": {"a": {"type": "Huber", "delta": "big"}}},
+        {"metrics": [{"type": "AUC", "curve": "XY"}]},
+        {"metrics": [{"k": 3}]},
+    ):
+        assert list(VALIDATOR.iter_errors(base | {"compile": bad})) != [], bad

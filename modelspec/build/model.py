@@ -16,12 +16,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import catalogue
+from .. import catalogue, registry
 from ..catalogue.backbones import HUB_INSTALL
 from ..errors import BuildError, ModelLoadError, did_you_mean
 from ..spec.loader import Document
 from ..spec.schema import ModelSpec
 from ..spec.validate import load_spec
+from ..spec.validate.compile import losses_by_output
+from ..spec.validate.context import output_names
 from .graph import Graph, body_of, build_body, keras_message
 from .trainable import check_patterns, sections, set_trainable
 
@@ -121,9 +123,11 @@ class _Model:
         def names(value: Any, namespace: str) -> Any:
             if isinstance(value, list):
                 return [names(v, namespace) for v in value]
-            if isinstance(value, dict):
+            if isinstance(value, dict) and "type" not in value:
                 return {k: names(v, namespace) for k, v in value.items()}
-            return self.graph.named(namespace, value)
+            return self.made(namespace, value)
+
+        loss, loss_weights = self.per_output(section.loss, section.loss_weights)
 
         train = self.spec.train
         knobs: dict[str, Any] = {}
@@ -135,8 +139,8 @@ class _Model:
         try:
             model.compile(
                 optimizer=make_optimizer(optimizer or section.optimizer),
-                loss=names(section.loss, "losses"),
-                loss_weights=section.loss_weights,
+                loss=names(loss, "losses"),
+                loss_weights=loss_weights,
                 metrics=names(section.metrics, "metrics"),
                 **knobs,
             )
@@ -145,6 +149,39 @@ class _Model:
             model.optimizer.build(model.trainable_variables)
         except Exception as err:
             raise self.graph.fail(("compile",), None, keras_message(err, "compiling")) from err
+
+    def made(self, namespace: str, value: Any) -> Any:
+        """A loss or metric for ``model.compile``: a name Keras resolves, a registered
+        object, or ``{type: Class, **args}`` made with Keras's (or the registered) class."""
+        if not isinstance(value, dict):
+            return None if value is None else self.graph.named(namespace, value)
+        type_name = str(value["type"])
+        args = {k: v for k, v in value.items() if k not in ("type", "name")}
+        named = {"name": value["name"]} if "name" in value else {}
+        obj = registry.REGISTRIES[namespace].get(type_name)
+        if obj is not None:
+            return obj(**args, **named) if isinstance(obj, type) else obj
+        sig = catalogue.keras_class(namespace, type_name)
+        assert sig is not None, type_name  # validated
+        module = self.keras.losses if namespace == "losses" else self.keras.metrics
+        return getattr(module, sig.type)(**self.graph.convert(sig, args, type_name), **named)
+
+    def per_output(self, loss: Any, weights: Any) -> tuple[Any, Any]:
+        """The loss and loss weights in the outputs' structure when an output has no
+        loss: Keras takes ``None`` for it, and a weight for every output."""
+        spec = self.spec
+        names = output_names(spec.document.data.get("outputs"))
+        per_output = losses_by_output(loss, names)
+        if per_output is None or all(v is not None for v in per_output.values()):
+            return loss, weights
+        if isinstance(weights, list) and isinstance(loss, dict):  # one per loss, in its order
+            weights = dict(zip([n for n in loss if loss[n] is not None], weights, strict=True))
+        if isinstance(weights, dict):
+            weights = {n: float(weights.get(n, 1.0)) for n in names}
+        if isinstance(spec.outputs, dict):
+            return per_output, weights
+        listed = list(weights.values()) if isinstance(weights, dict) else weights
+        return list(per_output.values()), listed
 
 
 def start_stage(model: keras.Model, spec: ModelSpec, stage: int | None) -> None:

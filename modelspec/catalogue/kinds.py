@@ -42,7 +42,7 @@ _POSITIVE_INT_ARGS = {
     "num_tokens",
     "classes",  # keras.applications: the classifier head's size
 }
-_FRACTION_ARGS = {"rate", "dropout", "recurrent_dropout"}
+_FRACTION_ARGS = {"rate", "dropout", "recurrent_dropout", "label_smoothing"}
 _INT_OR_INTS_ARGS = {"kernel_size", "strides", "pool_size", "dilation_rate", "size"}
 _SHAPE_ARGS = {"target_shape", "dims", "input_shape"}  # input_shape: keras.applications
 #: Arguments that take a list or the path of a file Keras reads (lookup layers'

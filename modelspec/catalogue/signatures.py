@@ -96,6 +96,11 @@ REFUSED_OPS: dict[str, str] = {
 #: Optimizer and learning-rate schedule classes a spec cannot name: bases and wrappers.
 ABSTRACT_CLASSES = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
 ABSTRACT_CLASSES |= {"LearningRateSchedule"}
+#: Loss and metric classes ``{type: ...}`` cannot name: bases, wrappers of a
+#: Python function, and metrics of one value (``Mean``) that ``compile`` would
+#: feed ``(y_true, y_pred)``.
+ABSTRACT_CLASSES |= {"Loss", "LossFunctionWrapper", "Metric", "MeanMetricWrapper"}
+ABSTRACT_CLASSES |= {"Mean", "Sum", "Reduce"}
 
 #: Keras callbacks a spec can name (``type: early_stopping``), by their spec
 #: names; the others take Python functions or talk to the network.
@@ -507,4 +512,48 @@ def keras_catalogue() -> dict[str, Any]:
             ((n, getattr(keras.callbacks, c)) for n, c in CALLBACKS.items()),
             keras.callbacks.Callback,
         ),
+        # compile's `{type: SparseCategoricalCrossentropy, from_logits: true}`, by class name
+        "losses": _with_choices(
+            classes({c.__name__: c for c in losses.ALL_OBJECTS_DICT.values()}.items(), losses.Loss)
+        ),
+        "metrics": _with_choices(
+            {
+                name: raw | {"logged_name": _metric_name(getattr(keras.metrics, name))}
+                for name, raw in classes(
+                    {c.__name__: c for c in metrics.ALL_OBJECTS_DICT.values()}.items(),
+                    metrics.Metric,
+                ).items()
+            }
+        ),
     }
+
+
+#: Loss and metric arguments Keras takes as one of a few strings (it checks them only
+#: when the object is made): ``reduction`` of every loss, AUC's ``curve`` and
+#: ``summation_method``, F-scores' ``average``, R2Score's ``class_aggregation``.
+COMPILE_CHOICES: dict[str, tuple[str, ...]] = {
+    "reduction": ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none"),
+    "curve": ("ROC", "PR", "PRGAIN", "roc", "pr", "prgain"),
+    "summation_method": ("interpolation", "majoring", "minoring"),
+    "average": ("micro", "macro", "weighted"),
+    "class_aggregation": ("uniform_average", "variance_weighted_average"),
+}
+
+
+def _with_choices(entries: dict[str, Any]) -> dict[str, Any]:
+    """Loss or metric signatures with :data:`COMPILE_CHOICES` on their arguments."""
+    for raw in entries.values():
+        for arg in raw["args"]:
+            if arg["name"] in COMPILE_CHOICES:
+                arg["choices"] = list(COMPILE_CHOICES[arg["name"]])
+    return entries
+
+
+def _metric_name(cls: type) -> str:
+    """The name a metric class logs under when given none (``AUC`` logs ``auc``)."""
+    from keras.src.utils.naming import to_snake_case
+
+    default = inspect.signature(cls.__init__).parameters.get("name")  # type: ignore[misc]
+    if default is not None and isinstance(default.default, str):
+        return default.default
+    return str(to_snake_case(cls.__name__))

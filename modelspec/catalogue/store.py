@@ -122,16 +122,45 @@ def keras_layer(type_name: str) -> LayerSignature | None:
 
 @functools.cache
 def keras_class(section: str, name: str) -> LayerSignature | None:
-    """Signature of an optimizer, a learning-rate schedule or a callback
-    (``section`` is ``optimizers``, ``schedules`` or ``callbacks``), by its spec
-    name (``adam``, ``early_stopping``) or its class name in any case."""
+    """Signature of an optimizer, a learning-rate schedule, a callback, a loss or a
+    metric class (``section`` is ``optimizers``, ``schedules``, ``callbacks``,
+    ``losses`` or ``metrics``), by its spec name (``adam``, ``early_stopping``) or
+    its class name in any case; a loss or metric also by its function's name
+    (``binary_crossentropy`` is the class ``BinaryCrossentropy``).
+
+    Example:
+        >>> keras_class("losses", "binary_crossentropy").type
+        'BinaryCrossentropy'
+    """
     entries = _raw()[section]
     raw = entries.get(name.lower())
+    squash = section in ("losses", "metrics")
+
+    def same(class_name: str) -> bool:
+        if squash:
+            return class_name.lower() == name.lower().replace("_", "")
+        return class_name.lower() == name.lower()
+
     if raw is None:
-        raw = next((r for r in entries.values() if r["class_name"].lower() == name.lower()), None)
+        raw = next((r for r in entries.values() if same(r["class_name"])), None)
     if raw is None:
         return None
     return signature_from_json(raw["class_name"], "keras", raw)
+
+
+def metric_logged_name(name: str) -> str | None:
+    """The name a metric class (by :func:`keras_class`'s names) logs under when
+    given none; ``None`` for an unknown class.
+
+    Example:
+        >>> metric_logged_name("AUC"), metric_logged_name("SparseTopKCategoricalAccuracy")
+        ('auc', 'sparse_top_k_categorical_accuracy')
+    """
+    sig = keras_class("metrics", name)
+    if sig is None:
+        return None
+    logged = _raw()["metrics"].get(sig.type, {}).get("logged_name")
+    return logged if isinstance(logged, str) else None
 
 
 def callback_name(name: str) -> str | None:

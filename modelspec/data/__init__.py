@@ -37,7 +37,7 @@ Example:
 """
 
 from .checks import check_against_model, input_problem
-from .common import Data, Split, output_names
+from .common import Data, Split, output_names, trained_outputs
 from .files import read_arrays, write_arrays
 from .load import load_data
 from .pipeline import to_dataset
@@ -55,6 +55,7 @@ __all__ = [
     "output_names",
     "read_arrays",
     "to_dataset",
+    "trained_outputs",
     "transforms_in",
     "write_arrays",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import Diagnostic
 from ..spec.schema import ModelSpec
+from ..spec.validate.compile import losses_by_output
 from .common import DATA, Data, input_names, output_names, raise_all, shape_text
 
 if TYPE_CHECKING:
@@ -61,14 +62,20 @@ def _loss_key(name: str) -> str:
 
 
 def _losses(spec: ModelSpec, outs: list[str]) -> dict[str, str | None]:
+    """Each output's loss name (a configured loss's class), ``None`` for none."""
     loss = spec.compile.loss if spec.compile else None
-    if isinstance(loss, str):
-        return dict.fromkeys(outs, loss)
-    if isinstance(loss, list):
-        return {n: loss[i] if i < len(loss) else None for i, n in enumerate(outs)}
-    if isinstance(loss, dict):
-        return {n: loss.get(n) for n in outs}
-    return dict.fromkeys(outs)
+    per_output = losses_by_output(loss, outs)
+    if per_output is None:
+        per_output = dict.fromkeys(outs, loss)
+    return {n: _loss_name(v) for n, v in per_output.items()}
+
+
+def _loss_name(loss: Any) -> str | None:
+    if isinstance(loss, dict):  # labels checked as the class's; ignored classes may be any id
+        name = loss.get("type")
+        unusual = loss.get("ignore_class") is not None or "axis" in loss
+        return name if isinstance(name, str) and not unusual else None
+    return loss if isinstance(loss, str) else None
 
 
 def _matches(received: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:

@@ -21,6 +21,7 @@ from ..errors import DataError, Diagnostic
 from ..spec.graph import parse_ref
 from ..spec.loader import Document, PathT
 from ..spec.schema import ModelSpec
+from ..spec.validate.compile import losses_by_output
 
 DATA: PathT = ("train", "data")
 
@@ -31,7 +32,8 @@ class Split:
 
     Attributes:
         x: ``{model input name: array}``, samples along the first axis.
-        y: One array per model output, in the order of the spec's ``outputs``.
+        y: One array per model output, in the order of the spec's ``outputs``
+            (an output without a loss gets :func:`no_target`'s empty one).
         y_names: The output names when the spec's ``outputs`` is a mapping:
             :func:`to_dataset` then yields the targets as a dict, because Keras
             matches a tuple to a dict-output model in sorted-key order.
@@ -93,6 +95,22 @@ def output_names(spec: ModelSpec) -> list[str]:
         parsed = parse_ref(ref)
         names.append(parsed.node if parsed is not None else ref)
     return names
+
+
+def trained_outputs(spec: ModelSpec) -> list[str]:
+    """The outputs with a loss, in order: the ones whose targets the data must give
+    (an output left out of a ``compile.loss`` mapping, or mapped to null, has none)."""
+    names = output_names(spec)
+    per_output = losses_by_output(spec.compile.loss if spec.compile else None, names)
+    if per_output is None:
+        return names
+    return [n for n in names if per_output[n] is not None]
+
+
+def no_target(n: int) -> np.ndarray:
+    """The target of an output without a loss: nothing per sample (Keras takes the
+    targets in the outputs' structure; a loss of ``None`` never reads it)."""
+    return np.zeros((n, 0), np.float32)
 
 
 def input_names(spec: ModelSpec) -> list[str]:

@@ -15,7 +15,17 @@ import numpy as np
 
 from ..errors import Diagnostic
 from ..spec.schema import ModelSpec
-from .common import DATA, Data, Split, fail, input_names, output_names, raise_all
+from .common import (
+    DATA,
+    Data,
+    Split,
+    fail,
+    input_names,
+    no_target,
+    output_names,
+    raise_all,
+    trained_outputs,
+)
 from .mapping import arrays_for, check_arrays, pick
 from .sources import load_source
 from .transforms import Stats, plan_transforms, split_steps, transform
@@ -44,7 +54,8 @@ def load_with_stats(spec: ModelSpec, preprocess: str | None = None) -> tuple[Dat
     source = load_source(spec, entry)
 
     errors: list[Diagnostic] = []
-    targets = pick(doc, entry.targets, source, "targets", outs, errors)
+    trained = trained_outputs(spec)  # an output without a loss needs no target
+    targets = pick(doc, entry.targets, source, "targets", trained, errors)
     used = {k for m in targets.values() for k in m.keys}
     inputs = pick(doc, entry.inputs, source, "inputs", ins, errors, exclude=used)
     raise_all(errors)
@@ -56,9 +67,9 @@ def load_with_stats(spec: ModelSpec, preprocess: str | None = None) -> tuple[Dat
     if source.test is not None:
         tx, ty = arrays_for(doc, source, source.test, inputs, targets, errors, specs)
         check_arrays(doc, tx, ty, inputs, targets, errors, " (test set)")
-        test = Split(tx, [ty[n] for n in outs])
+        test = Split(tx, [ty.get(n, no_target(_length(tx, ty))) for n in outs])
     raise_all(errors)
-    pool = Split(x, [y[n] for n in outs])
+    pool = Split(x, [y.get(n, no_target(_length(x, y))) for n in outs])
 
     split = entry.split
     n = len(pool)
@@ -82,6 +93,8 @@ def load_with_stats(spec: ModelSpec, preprocess: str | None = None) -> tuple[Dat
     in_model = (preprocess or entry.preprocess) == "model"
     views = {part: Split(dict(s.x), s.y) for part, s in data.splits()}
     for name, steps in plan.items():
+        if name not in ins and name not in trained:
+            continue  # an output without a loss: no target to transform
         splits = [s for _, s in data.splits()]
         if name in ins:
             steps, model_steps = split_steps(steps) if in_model else (steps, [])
@@ -113,6 +126,11 @@ def load_with_stats(spec: ModelSpec, preprocess: str | None = None) -> tuple[Dat
             views["train"], views.get("validation"), views.get("test"), data.description
         )
     return data, stats
+
+
+def _length(x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> int:
+    """How many samples the arrays hold (checked equal before)."""
+    return len(next(iter([*x.values(), *y.values()]), np.empty(0)))
 
 
 def load_data(spec: ModelSpec, preprocess: str | None = None) -> Data:

@@ -42,14 +42,7 @@ def spec_json_schema() -> dict[str, Any]:
         sig = registry.layer_signature(type_name)
         if sig is None:
             continue
-        props: dict[str, Any] = dict(node_fields)
-        for arg in sig.args.values():
-            prop = dict(arg.kind.json_schema)
-            if not arg.required:
-                if arg.default is None and prop:
-                    prop = {"anyOf": [prop, {"type": "null"}]}
-                prop["default"] = arg.default
-            props[arg.name] = prop
+        props: dict[str, Any] = dict(node_fields) | _arg_schemas(sig)
         rules.append(
             {
                 "if": {"properties": {"type": {"const": type_name}}, "required": ["type"]},
@@ -68,8 +61,79 @@ def spec_json_schema() -> dict[str, Any]:
     }
     block = schema["$defs"]["BlockSpec"]["properties"]["layers"]
     block["items"] = {"$ref": "#/$defs/LayerNode"}
+    _compile_schema(schema)
     result: dict[str, Any] = _expressions_allowed(schema)
     return result
+
+
+def _arg_schemas(sig: catalogue.LayerSignature) -> dict[str, Any]:
+    """Each constructor argument's schema, with its default."""
+    props: dict[str, Any] = {}
+    for arg in sig.args.values():
+        prop = dict(arg.kind.json_schema)
+        if not arg.required:
+            if arg.default is None and prop:
+                prop = {"anyOf": [prop, {"type": "null"}]}
+            prop["default"] = arg.default
+        props[arg.name] = prop
+    return props
+
+
+def _configured(namespace: str) -> dict[str, Any]:
+    """``{type: Class, name: ..., **args}``: a loss or metric class and its arguments."""
+    names = catalogue.keras_class_names(namespace)
+    rules = []
+    for name in names:
+        sig = catalogue.keras_class(namespace, name)
+        assert sig is not None
+        props = {"type": {}, "name": {}} | _arg_schemas(sig)
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": {
+                    "properties": props,
+                    "required": sig.required,
+                    "additionalProperties": False,
+                    "description": sig.summary,
+                },
+            }
+        )
+    kind = registry.REGISTRIES[namespace].kind
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {
+                "anyOf": [{"enum": names}, {"type": "string"}],
+                "description": f"A keras.{namespace} class, or a registered {kind} class.",
+            },
+            "name": {"type": "string", "description": f"The name the {kind} logs under."},
+        },
+        "allOf": rules,
+    }
+
+
+def _compile_schema(schema: dict[str, Any]) -> None:
+    """``compile.loss`` and ``compile.metrics``: names, ``{type: Class, ...}``, per output."""
+    defs = schema["$defs"]
+    defs["ConfiguredLoss"] = _configured("losses")
+    defs["ConfiguredMetric"] = _configured("metrics")
+    loss = {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/ConfiguredLoss"}]}
+    metric = {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/ConfiguredMetric"}]}
+    no_loss = {"type": "null", "description": "no loss: the output is not trained"}
+    metrics = {"type": "array", "items": metric}
+    props = defs["CompileSpec"]["properties"]
+    props["loss"]["anyOf"] = [
+        *loss["anyOf"],
+        {"type": "array", "items": {"anyOf": [*loss["anyOf"], no_loss]}},
+        {"type": "object", "additionalProperties": {"anyOf": [*loss["anyOf"], no_loss]}},
+        {"type": "null"},
+    ]
+    props["metrics"]["anyOf"] = [
+        metrics,
+        {"type": "object", "additionalProperties": metrics},
+        {"type": "null"},
+    ]
 
 
 #: A value written as an expression: ``"${dim * 2}"``.

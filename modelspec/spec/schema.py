@@ -208,13 +208,21 @@ def refs_of(outputs: Any) -> dict[str, str]:
 Optimizer = StrictStr | dict[StrictStr, Any]
 
 
+#: A loss or metric: a name, or ``{type: ClassName, **args}`` (checked by the
+#: compile stage against the class's signature).
+Configured = StrictStr | dict[StrictStr, Any]
+
+
 class CompileSpec(_Strict):
-    """What ``model.compile`` receives: names are Keras's or registered ones."""
+    """What ``model.compile`` receives: names are Keras's or registered ones, or
+    ``{type: Name, **args}``. ``loss`` is one loss, a list per output, or a mapping
+    ``{output: loss}`` (a mapping with a ``type:`` key is one configured loss); an
+    output left out or given ``null`` has no loss."""
 
     optimizer: Optimizer = "adam"
-    loss: StrictStr | list[StrictStr] | dict[StrictStr, StrictStr] | None = None
+    loss: StrictStr | list[Configured | None] | dict[StrictStr, Any] | None = None
     loss_weights: list[float] | dict[StrictStr, float] | None = None
-    metrics: list[StrictStr] | dict[StrictStr, list[StrictStr]] | None = None
+    metrics: list[Configured] | dict[StrictStr, list[Configured]] | None = None
 
 
 DataSource = Literal["sklearn", "keras", "npz", "csv", "images", "function"]

@@ -19,11 +19,12 @@ from typing import Any
 
 import keras
 
-from .. import catalogue
+from .. import catalogue, registry
 from ..errors import SpecError, shown
 from ..files import inside
 from ..provenance import provenance
 from ..spec.schema import ModelSpec
+from ..spec.validate.compile import logged_metrics
 from .resume import PendingCheckpoint, RunState
 
 
@@ -70,7 +71,8 @@ def make_callbacks(
     unknown = set(backup) - {"backup_dir", "save_freq", "delete_checkpoint", "double_checkpoint"}
     assert not unknown, unknown  # validated
     backup_dir = Path(backup["backup_dir"])
-    options = args("model_checkpoint", monitor=monitor, save_best_only=True, verbose=0)
+    mode = monitor_mode(spec, monitor)
+    options = args("model_checkpoint", monitor=monitor, save_best_only=True, verbose=0, mode=mode)
     checkpoint = PendingCheckpoint(
         options.pop("filepath"), backup_dir / ".best.pending.keras", **options
     )
@@ -89,6 +91,9 @@ def make_callbacks(
         sig = catalogue.keras_class("callbacks", name)
         assert sig is not None  # validated
         extra = {"monitor": monitor} if "monitor" in sig.args and "monitor" not in given else {}
+        if "mode" in sig.args and "mode" not in given:  # Keras's auto mode misses some metrics
+            watched = monitor_mode(spec, str(given.get("monitor", monitor)))
+            extra |= {"mode": watched} if watched != "auto" else {}
         callbacks.append(getattr(keras.callbacks, sig.type)(**(extra | given)))
     # the checkpoint saves what the spec's callbacks made of the epoch (a learning
     # rate ReduceLROnPlateau lowered), then RunState commits the epoch; TensorBoard
@@ -102,3 +107,48 @@ def _provenance(run_dir: Path) -> dict[str, Any]:
     resolved = run_dir / "spec.yaml"
     text = resolved.read_text(encoding="utf-8") if resolved.is_file() else None
     return provenance(text, str(resolved), "keras")
+
+
+def monitor_mode(spec: ModelSpec, monitor: str) -> str:
+    """``min`` or ``max`` for a monitored loss or metric, by the metric's own direction;
+    ``auto`` when unknown. Keras's ``auto`` mode finds a metric by its bare name, so it
+    misses one output's metric on a multi-output model (``val_cls_acc``) and guesses
+    ``ReduceLROnPlateau``'s direction from ``acc`` in the name (AUC would be minimised).
+
+    Example:
+        >>> from modelspec import load_spec
+        >>> spec = load_spec("specs/antirectifier_digits.yaml")
+        >>> monitor_mode(spec, "val_loss"), monitor_mode(spec, "val_accuracy")
+        ('min', 'max')
+    """
+    name = monitor.removeprefix("val_")
+    if name == "loss" or name.endswith("_loss"):
+        return "min"
+    metric = logged_metrics(spec.document.data).get(name)
+    if metric is None:
+        return "auto"
+    direction = getattr(_metric(metric), "_direction", None)
+    return {"up": "max", "down": "min"}.get(str(direction), "auto")
+
+
+def _metric(spec: Any) -> Any:
+    """A metric object for a spec's metric (a name or ``{type: ..., ...}``), or ``None``."""
+    try:
+        if isinstance(spec, str):
+            if spec.lower() in ("acc", "accuracy"):  # compile picks the variant: all go up
+                return keras.metrics.Accuracy()
+            obj = registry.metrics.get(spec) or keras.metrics.get(spec)
+        else:
+            args = {k: v for k, v in spec.items() if k not in ("type", "name")}
+            obj = registry.metrics.get(spec["type"])
+            if obj is None:
+                sig = catalogue.keras_class("metrics", spec["type"])
+                obj = getattr(keras.metrics, sig.type) if sig is not None else None
+            obj = obj(**args) if isinstance(obj, type) else obj
+        if isinstance(obj, type):
+            obj = obj()
+        if callable(obj) and not isinstance(obj, keras.metrics.Metric):
+            obj = keras.metrics.MeanMetricWrapper(obj)
+        return obj
+    except Exception:  # an unusual metric: Keras's auto mode decides
+        return None

@@ -41,6 +41,7 @@ import shlex
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,6 +278,45 @@ def _finished(run_dir: Path, meta: dict[str, Any], plugins: Iterable[str]) -> Tr
     return TrainResult(model, read_history(run_dir), metrics, run_dir, already_done=True)
 
 
+@contextlib.contextmanager
+def _untrained_quiet(model: keras.Model, loaded: ModelSpec) -> Iterator[None]:
+    """Silence Keras's "Gradients do not exist for variables [...]" when the variables
+    it names are those of layers that only outputs without a loss use: validate has
+    warned about those outputs, and Keras's hint (forgot a loss?) would mislead."""
+    import re
+
+    import keras
+
+    from ..spec.graph import parse_ref
+
+    names = data_module.output_names(loaded)
+    trained = set(data_module.trained_outputs(loaded))
+    if len(trained) == len(names):
+        yield
+        return
+    refs = zip(names, loaded.output_refs.values(), strict=True)
+    nodes = {getattr(parse_ref(ref), "node", ref) for name, ref in refs if name in trained}
+    kept = [
+        t
+        for t in model.outputs
+        if getattr(getattr(t, "_keras_history", None), "operation", None) is not None
+        and t._keras_history.operation.name in nodes
+    ]
+    used = {layer.name for layer in keras.Model(model.inputs, kept).layers} if kept else set()
+    idle = [re.escape(layer.name) for layer in model.layers if layer.name not in used]
+    if not idle:
+        yield
+        return
+    variable = f"'(?:{'|'.join(idle)})/[^']*'"
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=rf"Gradients do not exist for variables \[{variable}(?:, {variable})*\]",
+            category=UserWarning,
+        )
+        yield
+
+
 def _run(
     loaded: ModelSpec,
     model: keras.Model,
@@ -316,7 +356,11 @@ def _run(
         initial_epoch = state.restore(model, prepare)
     shown = progress(settings.verbose if verbose is None else verbose)
     stage_end = StageEnd()
-    with deep_graph(graph_size(loaded.document)), _between_steps() as interrupt:
+    with (
+        deep_graph(graph_size(loaded.document)),
+        _between_steps() as interrupt,
+        _untrained_quiet(model, loaded),
+    ):
         for stage in stages:
             if stage.end <= initial_epoch and stage is not stages[-1]:
                 continue  # done before the resume

@@ -13,12 +13,24 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
+from ... import catalogue, plugins, registry
+from ...catalogue import LayerSignature, signature_from_class
 from ...errors import clipped, did_you_mean, listed, shown
 from ..loader import PathT
-from .arguments import check_args, keras_class, known_name, typed
+from .arguments import NAME_RE, check_args, keras_class, known_name, typed
 from .context import Context, as_list, output_names
+
+#: An example class per namespace, for messages.
+_EXAMPLES = {"losses": "BinaryCrossentropy", "metrics": "AUC"}
+#: Keywords a registered loss or metric class takes through ``**kwargs``.
+_BASE_ARGS: dict[str, dict[str, Any]] = {
+    "losses": {"reduction": "sum_over_batch_size", "dtype": None},
+    "metrics": {"dtype": None},
+}
 
 
 def check_compile(ctx: Context) -> None:
@@ -30,6 +42,9 @@ def check_compile(ctx: Context) -> None:
         value = section.get(key)
         # Keras takes a flat metrics list for one output, or one metric per output
         per_output = key != "metrics" or len(names) > 1
+        loss = section.get("loss")
+        if key == "loss_weights" and isinstance(loss, dict) and "type" not in loss:
+            per_output = False  # one weight per loss of the mapping: checked below
         if per_output and isinstance(value, list) and names and len(value) != len(names):
             hint = " or a mapping {output: [metrics]}" if key == "metrics" else ""
             ctx.add(
@@ -37,40 +52,237 @@ def check_compile(ctx: Context) -> None:
                 f"expected one entry per output ({len(names)}: {listed(names)}){hint}. "
                 f"Received {len(value)}: {key}={shown(value)}",
             )
+        if namespace and _untyped(value, names):
+            configured(ctx, namespace, value, ("compile", key))  # {from_logits: true}
+            continue
+        if isinstance(value, dict) and "type" not in value:
+            for out in value:
+                if isinstance(out, str) and out and names and out not in names:
+                    ctx.add(
+                        ("compile", key, out),
+                        f"unknown output '{clipped(out)}' (the outputs are {listed(names)})."
+                        f"{did_you_mean(out, names)}",
+                        key=True,
+                    )
         for sub, item in _named_items(value):
-            if isinstance(sub, str) and sub and names and sub not in names:
-                ctx.add(
-                    ("compile", key, sub),
-                    f"unknown output '{clipped(sub)}' (the outputs are {listed(names)})."
-                    f"{did_you_mean(sub, names)}",
-                    key=True,
-                )
-            if namespace and isinstance(item, str):
-                known_name(ctx, namespace, item, ("compile", key, *_as_path(sub)))
-    _weights_need_losses(ctx, section, names)
+            if namespace:
+                configured(ctx, namespace, item, ("compile", key, *_as_path(sub)))
+    loss = section.get("loss")
+    by_output = losses_by_output(loss, names)
+    if isinstance(loss, dict) and not set(loss) <= set(names):
+        by_output = None  # an unknown output: reported above
+    if by_output is not None and _without_loss(ctx, loss, by_output):
+        _metrics_need_losses(ctx, section.get("metrics"), by_output)
+        _weights_need_losses(ctx, section, names)
     check_optimizer(ctx, section.get("optimizer"), ("compile", "optimizer"))
 
 
+def configured(ctx: Context, namespace: str, value: Any, path: PathT) -> None:
+    """A loss or metric: a known name, or ``{type: Class, **args}`` with its
+    arguments checked against the class's signature (Keras's or a registered class's).
+
+    Example:
+        >>> from modelspec.spec.loader import load_document
+        >>> ctx = Context(load_document("{}"), allow_imports=False)
+        >>> configured(ctx, "losses", {"type": "BinaryCrossentropy", "from_logit": True}, ())
+        >>> ctx.diagnostics[0].message
+        "unknown argument 'from_logit' for BinaryCrossentropy. Did you mean 'from_logits'?"
+    """
+    noun = registry.REGISTRIES[namespace].kind
+    if isinstance(value, str):
+        known_name(ctx, namespace, value, path)
+        return
+    if value is None and namespace == "losses":
+        return  # an output without a loss
+    example = _EXAMPLES[namespace]
+    if not isinstance(value, dict):
+        if namespace == "metrics":
+            return  # reported by the structure stage
+        ctx.add(
+            path,
+            f"expected a {noun} name or {{type: {example}, ...}}. Received: {shown(value)}",
+        )
+        return
+    if "type" not in value:
+        ctx.add(path, f"missing required key 'type' (the {noun}'s class, such as {example})")
+        return
+    if not typed(ctx, value, path, f"a {noun} class name such as {example}"):
+        return
+    name = value.get("name")
+    if "name" in value and not (isinstance(name, str) and NAME_RE.match(name)):
+        ctx.add(
+            (*path, "name"),
+            f"expected a name of letters, digits and _ . - (the name it logs under). "
+            f"Received: name={shown(name)}",
+        )
+    args = {k: v for k, v in value.items() if k not in ("type", "name")}
+    sig = _signature(ctx, namespace, value["type"], bool(args) or "name" in value, path)
+    if sig is not None:
+        check_args(ctx, sig, args, path)
+
+
+def _signature(
+    ctx: Context, namespace: str, name: str, with_args: bool, path: PathT
+) -> LayerSignature | None:
+    """The signature of a ``{type: ...}`` loss or metric class; report it when unknown."""
+    reg = registry.REGISTRIES[namespace]
+    obj = reg.get(name)
+    if obj is None and catalogue.keras_class(namespace, name) is None:
+        plugins.load_entry_point_plugins()  # installed plugins may register it
+        obj = reg.get(name)
+    if obj is not None:
+        if isinstance(obj, type):
+            return signature_from_class(name, obj, "registered", _BASE_ARGS[namespace])
+        if with_args:
+            ctx.add(
+                (*path, "type"),
+                f"registered {reg.kind} '{clipped(name)}' is a function: it takes no "
+                f"arguments. Name it alone (`{clipped(name)}`), or register a "
+                f"keras.{namespace}.{'Loss' if namespace == 'losses' else 'Metric'} "
+                "subclass to configure it.",
+            )
+        return None
+    sig = catalogue.keras_class(namespace, name)
+    if sig is None:
+        known = [*catalogue.keras_class_names(namespace), *(n for n in reg if n[:1].isupper())]
+        hint = did_you_mean(name, known) or f" Custom {namespace} need their plugin (--plugin)."
+        ctx.add(
+            (*path, "type"),
+            f"unknown {reg.kind} class '{clipped(name)}' (a {{type: ...}} {reg.kind} names a "
+            f"class such as {_EXAMPLES[namespace]}).{hint}",
+        )
+    return sig
+
+
+def losses_by_output(loss: Any, names: list[str]) -> dict[str, Any] | None:
+    """Each output's loss (``None`` for none) when ``loss`` is given per output
+    (a list, or a mapping without ``type:``); else ``None`` (one loss for all).
+
+    Example:
+        >>> losses_by_output({"cls": "ce", "aux": None}, ["cls", "aux", "box"])
+        {'cls': 'ce', 'aux': None, 'box': None}
+    """
+    if isinstance(loss, list) and len(loss) == len(names):
+        return dict(zip(names, loss, strict=True))
+    if isinstance(loss, dict) and "type" not in loss:
+        return {n: loss.get(n) for n in names}
+    return None
+
+
+def _without_loss(ctx: Context, loss: Any, per_output: dict[str, Any]) -> bool:
+    """Outputs without a loss: a warning each; an error when no output has one
+    (then ``False``: the weights and metrics are not worth checking)."""
+    without = [n for n, v in per_output.items() if v is None]
+    if not without:
+        return True
+    if len(without) == len(per_output):
+        ctx.add(
+            ("compile", "loss"),
+            f"expected a loss for at least one output ({listed(without)}). Received: "
+            f"loss={shown(loss)}. A model trained by add_loss terms alone leaves `loss:` out.",
+        )
+        return False
+    names = list(per_output)
+    left_out = [n for n in without if isinstance(loss, dict) and n not in loss]
+    for out in without:
+        if out in left_out:
+            continue
+        where = names.index(out) if isinstance(loss, list) else out
+        ctx.add(
+            ("compile", "loss", where),
+            f"output '{clipped(out)}' has no loss (null): training leaves it out, "
+            "and the data need no target for it",
+            warning=True,
+        )
+    if left_out:
+        quoted = ", ".join(f"'{clipped(n)}'" for n in left_out)
+        verb = "has" if len(left_out) == 1 else "have"
+        them = "them" if len(left_out) > 1 else "it"
+        ctx.add(
+            ("compile", "loss"),
+            f"output{'s' * (len(left_out) > 1)} {quoted} {verb} no loss (compile.loss does "
+            f"not name {them}): training leaves {them} out, and the data need no target "
+            f"for {them}",
+            warning=True,
+        )
+    _targets_unused(ctx, without)
+    return True
+
+
+def _targets_unused(ctx: Context, without: list[str]) -> None:
+    """A target or transform given for an output without a loss is not used: say so."""
+    train = ctx.data.get("train")
+    data = train.get("data") if isinstance(train, dict) else None
+    if not isinstance(data, dict):
+        return
+    for key in ("targets", "transform"):
+        mapping = data.get(key)
+        for out in without:
+            if isinstance(mapping, dict) and out in mapping:
+                ctx.add(
+                    ("train", "data", key, out),
+                    f"output '{clipped(out)}' has no loss, so it takes no target: this "
+                    f"{key[:-1] if key == 'targets' else key} is not used",
+                    key=True,
+                    warning=True,
+                )
+
+
+def _metrics_need_losses(ctx: Context, metrics: Any, per_output: dict[str, Any]) -> None:
+    """Metrics compare an output with its target; an output without a loss gets none."""
+    names = list(per_output)
+    if isinstance(metrics, list) and len(names) > 1 and len(metrics) == len(names):
+        items: list[tuple[PathT, str, Any]] = [
+            (("compile", "metrics", i), n, m)
+            for i, (n, m) in enumerate(zip(names, metrics, strict=True))
+        ]
+    elif isinstance(metrics, dict):
+        items = [(("compile", "metrics", n), n, m) for n, m in metrics.items()]
+    else:
+        return
+    for path, out, value in items:
+        if out in per_output and per_output[out] is None and value:
+            ctx.add(
+                path,
+                f"output '{clipped(out)}' has no loss, so it takes no metrics: they would need "
+                "a target, which an output without a loss does not get. Give it a loss "
+                f"(with loss_weights {{{clipped(out)}: 0}} it does not change training), or "
+                "drop its metrics.",
+                key=isinstance(metrics, dict),
+            )
+
+
 def _weights_need_losses(ctx: Context, section: dict[str, Any], names: list[str]) -> None:
-    """A loss mapping may leave outputs out; those outputs take no loss weight."""
+    """Outputs left out of a loss mapping or mapped to null take no loss weight."""
     loss, weights = section.get("loss"), section.get("loss_weights")
-    if not isinstance(loss, dict):
+    per_output = losses_by_output(loss, names)
+    if per_output is None:
         return
     if isinstance(weights, dict):
         for out in weights:
-            if out in names and out not in loss:
+            if out in per_output and per_output[out] is None:
+                why = "maps it to null" if out in as_dict(loss, names) else "does not name it"
                 ctx.add(
                     ("compile", "loss_weights", out),
-                    f"output '{clipped(out)}' has no loss (compile.loss does not name it), so "
+                    f"output '{clipped(out)}' has no loss (compile.loss {why}), so "
                     "it takes no loss weight. Give it a loss, or drop its weight.",
                     key=True,
                 )
-    elif isinstance(weights, list) and len(weights) != len(loss):
-        ctx.add(
-            ("compile", "loss_weights"),
-            f"expected one weight per loss ({len(loss)}: {', '.join(map(str, loss))}). "
-            f"Received {len(weights)}: loss_weights={shown(weights)}",
-        )
+    elif isinstance(weights, list) and isinstance(loss, dict):
+        with_loss = [n for n in loss if loss[n] is not None]
+        if len(weights) != len(with_loss):
+            ctx.add(
+                ("compile", "loss_weights"),
+                f"expected one weight per loss ({len(with_loss)}: {', '.join(with_loss)}). "
+                f"Received {len(weights)}: loss_weights={shown(weights)}",
+            )
+
+
+def as_dict(loss: Any, names: list[str]) -> dict[str, Any]:
+    """A per-output loss as given: a mapping, or a list keyed by the output names."""
+    if isinstance(loss, list):
+        return dict(zip(names, loss, strict=False))
+    return loss if isinstance(loss, dict) and "type" not in loss else {}
 
 
 def logged_names(data: dict[str, Any]) -> set[str] | None:
@@ -84,10 +296,29 @@ def logged_names(data: dict[str, Any]) -> set[str] | None:
         ...     "compile": {"loss": {"cls": "ce", "box": "mse"}, "metrics": {"cls": ["acc"]}}}))
         ['box_loss', 'cls_acc', 'cls_loss', 'loss']
     """
+    found = _logged(data)
+    return None if found is None else found[0] | set(found[1])
+
+
+def logged_metrics(data: dict[str, Any]) -> dict[str, Any]:
+    """``{logged name: metric}`` for a spec's metrics (``val_`` ones aside), as in
+    :func:`logged_names`; empty when the names cannot be told from the spec.
+
+    Example:
+        >>> logged_metrics({"outputs": ["p"], "compile": {"loss": "ce", "metrics": [
+        ...     {"type": "AUC"}, "acc"]}})
+        {'auc': {'type': 'AUC'}, 'acc': 'acc'}
+    """
+    found = _logged(data)
+    return {} if found is None else found[1]
+
+
+def _logged(data: dict[str, Any]) -> tuple[set[str], dict[str, Any]] | None:
+    """The losses and the metrics (by logged name) training logs; see :func:`logged_names`."""
     section, outputs = data.get("compile"), data.get("outputs")
     if not isinstance(section, dict) or not section.get("loss"):
         return None
-    names = output_names(outputs)
+    plain = names = output_names(outputs)
     if not isinstance(outputs, dict):  # Keras names list outputs by their layer
         layers = [n for n in as_list(data.get("layers")) if isinstance(n, dict)]
         named = [n.get("name") for n in layers if n.get("add_loss") is not None]
@@ -98,19 +329,44 @@ def logged_names(data: dict[str, Any]) -> set[str] | None:
         names = [f"{n}_add_loss" if n in with_loss else n for n in names]
         if indexed or len(set(names)) != len(names):
             return None
-    loss = section["loss"]
-    has_loss = [n for n in names if n in loss] if isinstance(loss, dict) else names
-    logged = {"loss"} | ({f"{n}_loss" for n in has_loss} if len(has_loss) > 1 else set())
+    per_output = losses_by_output(section["loss"], plain)
+    has_loss = [
+        keras_name
+        for keras_name, name in zip(names, plain, strict=True)
+        if per_output is None or per_output[name] is not None
+    ]
+    losses = {"loss"} | ({f"{n}_loss" for n in has_loss} if len(has_loss) > 1 else set())
     metrics = section.get("metrics")
     if isinstance(metrics, list) and len(names) > 1 and len(metrics) == len(names):
         metrics = {n: [m] for n, m in zip(names, metrics, strict=True)}
+    logged: dict[str, Any] = {}
     if isinstance(metrics, list):
-        logged |= {m for m in metrics if isinstance(m, str)}
+        logged |= {n: m for m in metrics if (n := _metric_name(m))}
     elif isinstance(metrics, dict):
         prefix = len(names) > 1
         for out, items in metrics.items():
-            logged |= {f"{out}_{m}" if prefix else m for m in as_list(items) if isinstance(m, str)}
-    return logged
+            for m in as_list(items):
+                if n := _metric_name(m):
+                    logged[f"{out}_{n}" if prefix else n] = m
+    return losses, logged
+
+
+def _metric_name(metric: Any) -> str | None:
+    """What a metric logs under: its name, its ``name:``, or its class's default."""
+    if isinstance(metric, str):
+        return metric
+    if not isinstance(metric, dict) or not isinstance(metric.get("type"), str):
+        return None
+    if isinstance(metric.get("name"), str):
+        return str(metric["name"])
+    cls = registry.metrics.get(metric["type"])
+    if isinstance(cls, type):  # Keras's default: the class's name in snake case
+        default = inspect.signature(cls.__init__).parameters.get("name")  # type: ignore[misc]
+        if default is not None and isinstance(default.default, str):
+            return default.default
+        name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", cls.__name__))
+        return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    return catalogue.metric_logged_name(metric["type"])
 
 
 def check_optimizer(ctx: Context, optimizer: Any, path: PathT) -> None:
@@ -129,6 +385,18 @@ def check_optimizer(ctx: Context, optimizer: Any, path: PathT) -> None:
         check_args(ctx, sig, args, path)
 
 
+def _untyped(value: Any, names: list[str]) -> bool:
+    """A mapping that is a loss or metric's arguments without its ``type:``, rather than
+    one entry per output (whose keys are outputs, whose values names, mappings, lists
+    or null)."""
+    return (
+        isinstance(value, dict)
+        and "type" not in value
+        and not any(k in names for k in value)
+        and any(not isinstance(v, str | dict | list | None) for v in value.values())
+    )
+
+
 def _as_path(sub: Any) -> PathT:
     if sub is None:
         return ()
@@ -137,7 +405,7 @@ def _as_path(sub: Any) -> PathT:
 
 def _named_items(value: Any) -> list[tuple[Any, Any]]:
     """(sub-path, name) pairs of a loss/metrics value: a name, a list, or per output."""
-    if isinstance(value, str):
+    if isinstance(value, str) or (isinstance(value, dict) and "type" in value):
         return [(None, value)]
     if isinstance(value, list):
         return list(enumerate(value))

@@ -52,8 +52,10 @@ FIELD_HINTS = {
     "layers": "a list of layer nodes such as {name: dense_1, type: Dense, units: 64}",
     "imports": "a list of module names",
     "optimizer": "an optimizer name or {type: adam, learning_rate: 0.001}",
-    "loss": "a loss name, a list of them, or a mapping {output name: loss name}",
-    "metrics": "a list of metric names, or a mapping {output name: [metric names]}",
+    "loss": "a loss name or {type: Name, ...args}, a list of them, or a mapping "
+    "{output name: loss or null}",
+    "metrics": "a list of metric names or {type: Name, ...args}, or a mapping "
+    "{output name: [metrics]}",
     "loss_weights": "a list of numbers, or a mapping {output name: number}",
     "weight": "a finite number",
     "fn": "one of " + ", ".join(ADD_LOSS_FUNCTIONS),
