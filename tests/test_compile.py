@@ -55,6 +55,11 @@ def small(compile_: str) -> str:
             "SparseCategoricalCrossentropy. Did you mean 'from_logits'?",
         ),
         (
+            "  loss: sparse_categorical_crossentropy\n  metrics: [{type: AUC, nam: auc}]\n",
+            "spec.yaml:12:28: compile.metrics[0].nam: unknown argument 'nam' for AUC. "
+            "Did you mean 'name'?",
+        ),
+        (
             "  loss: {type: SparseCategoricalCrosentropy}\n",
             "spec.yaml:11:16: compile.loss.type: unknown loss class 'SparseCategoricalCrosentropy' "
             "(a {type: ...} loss names a class such as BinaryCrossentropy). "

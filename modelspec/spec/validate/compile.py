@@ -13,12 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from typing import Any
 
 from ... import catalogue, plugins, registry
-from ...catalogue import LayerSignature, signature_from_class
+from ...catalogue import ArgInfo, LayerSignature, signature_from_class
 from ...errors import clipped, did_you_mean, listed, shown
 from ..loader import PathT
 from .arguments import NAME_RE, check_args, keras_class, known_name, typed
@@ -117,8 +118,9 @@ def configured(ctx: Context, namespace: str, value: Any, path: PathT) -> None:
         )
     args = {k: v for k, v in value.items() if k not in ("type", "name")}
     sig = _signature(ctx, namespace, value["type"], bool(args) or "name" in value, path)
-    if sig is not None:
-        check_args(ctx, sig, args, path)
+    if sig is not None:  # `name` (checked above) is every loss's and metric's
+        named = {"name": ArgInfo("name", default=None)} | dict(sig.args)
+        check_args(ctx, dataclasses.replace(sig, args=named), args, path)
 
 
 def _signature(
