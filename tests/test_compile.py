@@ -56,7 +56,7 @@ def small(compile_: str) -> str:
         ),
         (
             "  loss: sparse_categorical_crossentropy\n  metrics: [{type: AUC, nam: auc}]\n",
-            "spec.yaml:12:28: compile.metrics[0].nam: unknown argument 'nam' for AUC. "
+            "spec.yaml:12:25: compile.metrics[0].nam: unknown argument 'nam' for AUC. "
             "Did you mean 'name'?",
         ),
         (
