@@ -81,6 +81,27 @@ def test_evaluate_and_predict_a_run(write_spec: Callable[..., str], tmp_path: Pa
     assert whole["accuracy"] == pytest.approx(np.mean(direct.argmax(1) == y[:50]), abs=1e-6)
 
 
+def test_evaluate_on_a_file_ignores_what_training_monitors(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    """A file has no validation split: the spec's val_* monitors do not apply to it
+    (they made evaluate --data refuse the spec)."""
+    spec = write_spec(
+        SMALL.replace("  epochs: 3\n", "  epochs: 1\n  monitor: val_accuracy\n")
+        + "  callbacks: [{type: early_stopping, monitor: val_loss}]\n"
+    )
+    result = train(spec, out_dir=tmp_path / "runs")
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "new.npz", x=x[:40], y=y[:40])
+    direct = result.model.predict(x[:40].astype("float32"), verbose=0)
+    expected = np.mean(direct.argmax(1) == y[:40])
+    for source in (result.run_dir, result.run_dir / "model.keras"):
+        scores = evaluate(source, spec=spec, data=tmp_path / "new.npz")
+        assert scores["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+
 def test_registered_loss_by_name_trains(tmp_path: Path) -> None:
     spec = str(ROOT / "specs" / "custom_loss.yaml")
     result = train(spec, overrides={"train.epochs": 1, "train.verbose": 0}, out_dir=tmp_path)

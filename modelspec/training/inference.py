@@ -138,6 +138,9 @@ def _with_data_file(spec: ModelSpec, path: Path) -> ModelSpec:
     entry |= {"source": suffix, "path": str(path.resolve()), "split": {"validation": 0, "test": 0}}
     entry.pop("name", None)
     entry.pop("args", None)
+    # what training monitors (val_loss...) means nothing to an evaluation of one file
+    data["train"].pop("monitor", None)
+    data["train"].pop("callbacks", None)
     return load_spec(Document(data, doc.file, doc.positions, doc.key_positions, doc.base_dir))
 
 
