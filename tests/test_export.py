@@ -453,3 +453,31 @@ def test_train_exports_the_spec_export_section_and_export_reads_it(
     )
     assert code == 0, out
     assert "on 8 random inputs" in out  # a bare .keras file brings no data
+
+
+def test_int64_data_rows_check_an_int32_input_as_keras_takes_them(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    """The ONNX check fed int64 rows of the data to an int32 input (ONNX Runtime refused
+    them, and the export was blamed on the model); rows now take the input's dtype."""
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "seq.npz",
+        tokens=rng.integers(0, 20, (40, 16)),  # int64, as numpy makes them
+        label=rng.integers(0, 2, 40),
+    )
+    spec = write_spec(
+        "modelspec: 1\nname: tokens\n"
+        "inputs: [{name: tokens, shape: [16], dtype: int32}]\n"
+        "layers:\n"
+        "  - {name: emb, type: Embedding, input_dim: 20, output_dim: 8}\n"
+        "  - {name: pool, type: GlobalAveragePooling1D}\n"
+        "  - {name: probs, type: Dense, units: 2, activation: softmax}\n"
+        "outputs: [probs]\n"
+        "train: {data: {source: npz, path: seq.npz, inputs: {tokens: tokens}, "
+        "targets: {probs: label}}}\n"
+        "compile: {loss: sparse_categorical_crossentropy}\n"
+    )
+    result = export_model(spec, "onnx", tmp_path / "tokens.onnx", spec=spec)
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-5
+    assert "rows of" in result.samples

@@ -154,8 +154,29 @@ def sample_inputs(
         if all(k in split.x for k in names):
             rows = min(n, len(split))
             what = spec.train.data.name or spec.train.data.path or spec.train.data.source
-            return [split.x[k][:rows] for k in names], f"{rows} rows of {what} ({name} split)"
+            rows_ = as_declared(model, [split.x[k][:rows] for k in names])
+            return rows_, f"{rows} rows of {what} ({name} split)"
     return _random_inputs(model, n), f"{n} random inputs"
+
+
+def as_declared(model: keras.Model, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Numeric arrays in their model input's dtype, as Keras casts what an input is fed:
+    int64 data rows for an int32 input, float64 for float32. A runtime that takes
+    only the declared type (ONNX Runtime, LiteRT) then gets what Keras got.
+
+    Example:
+        >>> import keras
+        >>> x = keras.Input((2,), dtype="int32")
+        >>> model = keras.Model(x, keras.layers.Identity()(x))
+        >>> [a.dtype for a in as_declared(model, [np.array([[1, 2]])])]
+        [dtype('int32')]
+    """
+    cast = []
+    for tensor, array in zip(model.inputs, arrays, strict=True):
+        dtype = np.dtype(tensor.dtype) if tensor.dtype != "string" else None
+        numeric = array.dtype.kind in "iufb"
+        cast.append(array.astype(dtype) if dtype is not None and numeric else array)
+    return cast
 
 
 def named_inputs(
@@ -168,10 +189,10 @@ def named_inputs(
             raise ExportError(
                 f"sample inputs lack {', '.join(missing)} (the model has {', '.join(names)})"
             )
-        return [np.asarray(inputs[n]) for n in names]
+        return as_declared(model, [np.asarray(inputs[n]) for n in names])
     if len(inputs) != len(names):
         raise ExportError(
             f"expected {len(names)} sample input arrays ({', '.join(names)}). "
             f"Received: {len(inputs)}"
         )
-    return [np.asarray(a) for a in inputs]
+    return as_declared(model, [np.asarray(a) for a in inputs])
