@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from modelspec import RunError, SpecError, evaluate, load_model, predict, train, validate_spec
 from modelspec.cli import main
+from modelspec.training import read_history
 
 from .conftest import ROOT, SMALL
 
@@ -536,6 +537,20 @@ def test_predict_reports_inputs_of_the_wrong_shape(tmp_path: Path) -> None:
         "train.data: `transform: {pixels: [{reshape: [...]}]}`, or change the input's shape"
     )
     assert "Traceback" not in output
+
+
+def test_cli_summary_reports_the_monitored_quantity(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    """The summary said `best val_loss` whatever train.monitor chose best.keras by."""
+    spec = write_spec(SMALL)
+    args = ["train", spec, "--out", str(tmp_path / "runs"), "--set", "train.monitor=val_accuracy"]
+    code, out = run(*args)
+    assert code == 0, out
+    run_dir = next((tmp_path / "runs").glob("small-*"))
+    values = read_history(run_dir)["val_accuracy"]
+    best = int(np.argmax(values))
+    assert f"(best val_accuracy {values[best]:.4f} at epoch {best + 1})" in out
 
 
 def test_cli_train_evaluate_predict(write_spec: Callable[..., str], tmp_path: Path) -> None:

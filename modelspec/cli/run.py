@@ -114,10 +114,12 @@ def train(
             "(give --epochs N to train it further)."
         )
     click.echo(f"\nrun: {result.run_dir}")
-    monitor = "val_loss" if "val_loss" in history else "loss"
+    monitor, mode = result.monitor, result.monitor_mode  # what best.keras is chosen by
+    if monitor not in history:
+        monitor, mode = ("val_loss" if "val_loss" in history else "loss"), "min"
     if history.get(monitor):
         values = history[monitor]
-        best = min(range(len(values)), key=values.__getitem__)
+        best = (max if mode == "max" else min)(range(len(values)), key=values.__getitem__)
         planned = f" of {result.epochs}" if result.epochs > done else ""
         stopped = f", stopped early: {result.stopped_early}" if result.stopped_early else ""
         click.echo(

@@ -60,7 +60,7 @@ from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
 from ..spec.loader import apply_overrides, load_document
 from ..spec.schema import ModelSpec
 from ..spec.validate import load_spec
-from .callbacks import make_callbacks
+from .callbacks import make_callbacks, monitor_mode
 from .history import plot_history, read_history
 from .inference import loss_first
 from .stages import Stage, StageEnd, plan, stage_at
@@ -92,6 +92,9 @@ class TrainResult:
             stopping: ``val_loss did not improve for 5 epochs``), else ``None``.
         stages: ``(name, first epoch, last epoch)`` of each ``train.stages`` phase
             the run trains (1-based, inclusive), ``[]`` without stages.
+        monitor: What ``best.keras`` was chosen by (``train.monitor``, default
+            ``val_loss``), and ``monitor_mode`` whether lower (``min``) or higher
+            (``max``) is better.
     """
 
     model: keras.Model
@@ -104,6 +107,8 @@ class TrainResult:
     epochs: int = 0
     stopped_early: str | None = None
     stages: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
+    monitor: str = "val_loss"
+    monitor_mode: str = "min"
 
 
 def _resolve(
@@ -396,6 +401,8 @@ def _run(
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     state.finish()
     result = TrainResult(model, history, metrics, run_dir, epochs=total_epochs)
+    result.monitor = settings.monitor or ("val_loss" if val_ds is not None else "loss")
+    result.monitor_mode = monitor_mode(loaded, result.monitor)
     if stages[0].index is not None:
         result.stages = [(s.name, s.start + 1, s.end) for s in stages]
     result.stopped_early = _stopped_early(callbacks)
