@@ -397,6 +397,10 @@ def test_cli_build_says_adapt_layers_are_not_adapted() -> None:
         "restecg_onehot, exang_onehot, ca_onehot, thal_onehot are not adapted (`modelspec "
         "train` adapts on the training split)"
     )
+    # with the data, they are adapted: no such note (it said the opposite of the truth)
+    result = CliRunner().invoke(main, ["build", "-q", "--with-data", str(STRUCTURED)])
+    assert result.exit_code == 0, result.output
+    assert "not adapted" not in result.output
 
 
 @pytest.mark.usefixtures("clean_registry")

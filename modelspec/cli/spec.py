@@ -204,7 +204,7 @@ def build(
         f"{total - trainable:,} non-trainable)"
     )
     adapted = [n.name for n in loaded.layers if block is None and wants_adapt(n)]
-    if adapted:
+    if adapted and not with_data:  # with data, they are adapted on its training split
         click.echo(
             f"note: built without data, {', '.join(adapted)} {'is' if len(adapted) == 1 else 'are'}"
             " not adapted (`modelspec train` adapts on the training split)"
