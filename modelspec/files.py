@@ -94,6 +94,32 @@ def spec_path(base_dir: Path, path: str) -> Path:
     return given if given.is_absolute() else (base_dir / given).resolve()
 
 
+def data_path_problem(base_dir: Path, source: str, path: str) -> str | None:
+    """What is wrong with the file (``images``: the folder) a ``train.data`` entry of
+    ``source`` reads at ``path``, as a message; ``None`` when it is there.
+
+    Example:
+        >>> data_path_problem(Path("/nowhere"), "csv", "rows.csv")[:59]
+        'expected a .csv file. Received: no such file: /nowhere/rows'
+    """
+    folder = source == "images"
+    expected = "a folder of images (one sub-folder per class)" if folder else f"a .{source} file"
+    try:
+        target = spec_path(base_dir, path)
+        if not target.exists():
+            problem = f"no such {'folder' if folder else 'file'}: {target}"
+        elif folder != target.is_dir():
+            problem = f"{target} is a {'file' if folder else 'folder'}"
+        else:
+            return None
+    except (OSError, ValueError) as err:  # a NUL, a name too long for the file system
+        problem = f"{path!r} is not a usable file name ({getattr(err, 'strerror', None) or err})"
+    return (
+        f"expected {expected}. Received: {problem} (relative paths start at the spec's "
+        f"folder, {base_dir})"
+    )
+
+
 def remove(path: Path) -> None:
     """Remove a file, a symlink or a whole folder; nothing when there is none.
 

@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelspec import DataError, DownloadError, ModelSpec, build_model, load_spec, register_dataset
+from modelspec import (
+    DataError,
+    DownloadError,
+    ModelSpec,
+    SpecError,
+    build_model,
+    load_spec,
+    register_dataset,
+)
 from modelspec.data import (
     Data,
     Split,
@@ -441,14 +449,20 @@ def test_transforms_that_do_not_fit_the_data(write_spec: WriteSpec) -> None:
 
 # -- errors --------------------------------------------------------------------
 def test_missing_file_says_the_resolved_path(write_spec: WriteSpec, tmp_path: Path) -> None:
-    spec = spec_with(write_spec, "source: npz\npath: data/missing.npz\n")
-    assert data_error(spec) == [
+    missing = (
         f"spec.yaml:12:11: train.data.path: expected a .npz file. Received: no such file: "
         f"{tmp_path / 'data' / 'missing.npz'} (relative paths start at the spec's folder, {tmp_path})"
-    ]
+    )
+    # validate says it (training would start only to stop at it) ...
+    with pytest.raises(SpecError) as err:
+        spec_with(write_spec, "source: npz\npath: data/missing.npz\n")
+    assert [d.format() for d in err.value.diagnostics] == [missing]
+    # ... and loading the data, for a file gone since
+    assert data_error(unchecked(write_spec, "source: npz\npath: data/missing.npz\n")) == [missing]
     (tmp_path / "pics").write_text("")
-    spec = spec_with(write_spec, "source: images\npath: pics\n")
-    assert data_error(spec) == [
+    with pytest.raises(SpecError) as err:
+        spec_with(write_spec, "source: images\npath: pics\n")
+    assert [d.format() for d in err.value.diagnostics] == [
         "spec.yaml:12:11: train.data.path: expected a folder of images (one sub-folder per "
         f"class). Received: {tmp_path / 'pics'} is a file (relative paths start at the spec's "
         f"folder, {tmp_path})"

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DownloadError, did_you_mean
-from ..files import spec_path
+from ..files import data_path_problem, spec_path
 from ..spec.loader import Document
 from ..spec.schema import SKLEARN_DATASETS, DataSpec, ModelSpec
 from .common import DATA, Problem, fail
@@ -59,22 +59,9 @@ def load_source(spec: ModelSpec, entry: DataSpec) -> Source:
         return _function(doc, entry)
     path = _resolve(doc, entry)
     where = entry.path or str(path)
-    folder = entry.source == "images"
-    expected = (
-        "a folder of images (one sub-folder per class)" if folder else f"a .{entry.source} file"
-    )
-    problem = None
-    if not path.exists():
-        problem = f"no such {'folder' if folder else 'file'}: {path}"
-    elif folder != path.is_dir():
-        problem = f"{path} is a {'file' if folder else 'folder'}"
-    if problem:
-        raise fail(
-            doc,
-            (*DATA, "path"),
-            f"expected {expected}. Received: {problem} (relative paths start at the "
-            f"spec's folder, {doc.base_dir})",
-        )
+    problem = data_path_problem(doc.base_dir, entry.source, str(entry.path))
+    if problem:  # checked by validate too; the file may have gone since
+        raise fail(doc, (*DATA, "path"), problem)
     try:
         if entry.source == "npz":
             return Source(read_npz(path), f"npz {where}", where)

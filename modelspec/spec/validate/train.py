@@ -19,7 +19,7 @@ from typing import Any
 
 from ... import catalogue
 from ...errors import clipped, did_you_mean, listed, shown
-from ...files import stays_inside
+from ...files import data_path_problem, stays_inside
 from ..loader import PathT
 from ..schema import KERAS_DATASETS, SKLEARN_DATASETS, TRANSFORMS
 from .arguments import check_args, keras_class, known_name
@@ -162,6 +162,8 @@ def _train_data(ctx: Context, data: dict[str, Any]) -> None:
             known_name(ctx, "datasets", name, (*path, "name"))
     elif source in ("npz", "csv", "images") and data.get("path") is None:
         ctx.add(path, f"missing required key 'path' (the {source} file or folder)")
+    elif source in ("npz", "csv", "images") and isinstance(data.get("path"), str):
+        _data_path(ctx, str(source), data["path"], (*path, "path"))
     input_names = [i.get("name") for i in as_list(ctx.data.get("inputs")) if isinstance(i, dict)]
     outputs = output_names(ctx.data.get("outputs"))
     for key, names, noun in (
@@ -193,3 +195,11 @@ def _train_data(ctx: Context, data: dict[str, Any]) -> None:
                         f"unknown transform '{clipped(op)}'.{hint}",
                         key=True,
                     )
+
+
+def _data_path(ctx: Context, source: str, value: str, path: PathT) -> None:
+    """The data file (a folder for ``images``) exists: training would start only
+    to stop at it."""
+    problem = data_path_problem(ctx.doc.base_dir, source, value)
+    if problem:
+        ctx.add(path, problem)
