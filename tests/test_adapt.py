@@ -93,6 +93,18 @@ def problems(layers: str, tail: str = TAIL) -> list[str]:
             "either from `vocabulary:` or from `adapt:`, not both. Received: adapt and vocabulary",
         ),
         (
+            "  - {name: out, type: Normalization, inputs: num, adapt: {data: thal}}\n",
+            "<string>:5:65: layers[0] (out).adapt.data: Normalization adapts on numbers. "
+            "Received: model input 'thal' of dtype string. Adapt it on a numeric input, or "
+            "turn text into numbers first (a StringLookup)",
+        ),
+        (
+            "  - {name: out, type: Discretization, num_bins: 3, inputs: thal, adapt: true}\n",
+            "<string>:5:73: layers[0] (out).adapt: Discretization adapts on numbers. "
+            "Received: model input 'thal' of dtype string. Adapt it on a numeric input, or "
+            "turn text into numbers first (a StringLookup)",
+        ),
+        (
             "  - {name: out, type: Normalization, inputs: num, adapt: {data: nmu}}\n",
             "<string>:5:65: layers[0] (out).adapt.data: unknown model input 'nmu'. Did you mean "
             "'num'? `adapt.data` names a model input (num, thal); `adapt: true` adapts on what "

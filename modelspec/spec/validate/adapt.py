@@ -36,6 +36,8 @@ STATE_ARGS: dict[str, tuple[str, ...]] = {
     "TextVectorization": ("vocabulary",),
     "Discretization": ("bin_boundaries",),
 }
+#: Layers that adapt on numbers only (their statistics are arithmetic).
+_NUMERIC = ("Normalization", "Discretization")
 #: What each layer is missing without its state (or ``adapt``), for the message.
 _MISSING = {
     "Normalization": "needs its statistics: `adapt: true` (computed from the training split) "
@@ -135,6 +137,19 @@ def check_adapt(
             (*where, "data"),
             f"unknown model input '{clipped(data)}'.{hint} `adapt.data` names a model input "
             f"({', '.join(names)}); `adapt: true` adapts on what reaches this node",
+        )
+    source = data if isinstance(data, str) else node.get("inputs")
+    dtypes = {
+        i.get("name"): i.get("dtype", "float32")
+        for i in ctx.data.get("inputs") or []
+        if isinstance(i, dict)
+    }
+    if type_name in _NUMERIC and isinstance(source, str) and dtypes.get(source) == "string":
+        ctx.add(
+            (*where, "data") if isinstance(data, str) else where,
+            f"{type_name} adapts on numbers. Received: model input '{clipped(source)}' of "
+            "dtype string. Adapt it on a numeric input, or turn text into numbers first "
+            "(a StringLookup)",
         )
     if ctx.data.get("train") is None:
         ctx.add(
