@@ -193,9 +193,15 @@ def predict(
     missing = [n for n in names if n not in arrays]
     if missing:
         have = ", ".join(sorted(arrays)) or "nothing"
+        hint = (
+            " Give the spec (--spec SPEC, or predict from the run directory): its "
+            "train.data.inputs map files onto the inputs."
+            if loaded is None and not isinstance(inputs, Mapping)
+            else ""
+        )
         raise RunError(
             f"expected arrays for the model inputs {', '.join(names)}; missing "
-            f"{', '.join(missing)}. Received: {have}"
+            f"{', '.join(missing)}. Received: {have}.{hint}"
         )
     problems = [
         problem
