@@ -235,6 +235,40 @@ outputs: [nms]
             assert not [a for a in entry["args"] if "type" in a]
 
 
+def test_a_position_embedding_shorter_than_its_input_is_reported(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: too_short
+inputs:
+  - {name: tokens, shape: [16], dtype: int32}
+  - {name: x, shape: [16, 8]}
+layers:
+  - {name: e, type: hub.TokenAndPositionEmbedding, vocabulary_size: 50, sequence_length: 8,
+     embedding_dim: 8, inputs: tokens}
+  - {name: p, type: hub.PositionEmbedding, sequence_length: 12, inputs: x}
+  - {name: out, expr: e + p}
+outputs: [out]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:7:90: layers[0] (e).sequence_length: expected sequence_length >= the "
+        "input's length 16 ('tokens', the input this node is called on, has the shape [16]). "
+        "Received: sequence_length=8. The layer has one position embedding per position: set "
+        "sequence_length to the longest input it will see.",
+        "spec.yaml:9:61: layers[1] (p).sequence_length: expected sequence_length >= the "
+        "input's length 16 ('x', the input this node is called on, has the shape [16, 8]). "
+        "Received: sequence_length=12. The layer has one position embedding per position: set "
+        "sequence_length to the longest input it will see.",
+    ]
+    # as long as the input, or an input of unknown length: nothing to report
+    spec = Path(path).read_text(encoding="utf-8")
+    fitting = spec.replace("sequence_length: 8", "sequence_length: 16")
+    assert lines(write_spec(fitting.replace("[16, 8]", "[null, 8]"))) == []
+
+
 def test_validating_backbones_and_hub_layers_imports_neither_keras_nor_keras_hub(
     tmp_path: Path,
 ) -> None:
