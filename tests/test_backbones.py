@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from modelspec import BuildError, build_model, catalogue, load_model, validate_spec
-from modelspec.catalogue import backbones
+from modelspec.catalogue import backbones, store
 from modelspec.cli import main
 from modelspec.errors import ModelLoadError
 
@@ -164,6 +164,111 @@ outputs: [a, b, c]
     ]
 
 
+def test_hub_size_arguments_are_positive_integers(write_spec: Callable[..., str]) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: bad_sizes
+inputs:
+  - {name: tokens, shape: [8], dtype: int32}
+layers:
+  - name: embed
+    type: hub.TokenAndPositionEmbedding
+    vocabulary_size: abc
+    sequence_length: 8
+    embedding_dim: 16.5
+  - {name: a, type: hub.TransformerEncoder, intermediate_dim: -4, num_heads: 2}
+  - {name: b, type: hub.TransformerEncoder, intermediate_dim: [32], num_heads: 2, inputs: a}
+outputs: [b]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:8:22: layers[0] (embed).vocabulary_size: expected a positive integer. "
+        "Received: vocabulary_size='abc'",
+        "spec.yaml:10:20: layers[0] (embed).embedding_dim: expected a positive integer. "
+        "Received: embedding_dim=16.5",
+        "spec.yaml:11:63: layers[1] (a).intermediate_dim: expected a positive integer. "
+        "Received: intermediate_dim=-4",
+        "spec.yaml:12:63: layers[2] (b).intermediate_dim: expected a positive integer. "
+        "Received: intermediate_dim=[32]",
+    ]
+
+
+def test_hub_arguments_take_simple_types_from_their_docstrings(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: bad_types
+inputs:
+  - {name: boxes, shape: [4, 4]}
+layers:
+  - {name: nms, type: hub.NonMaxSuppression, bounding_box_format: 3, from_logits: "yes"}
+outputs: [nms]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:6:67: layers[0] (nms).bounding_box_format: expected a string. "
+        "Received: bounding_box_format=3",
+        "spec.yaml:6:83: layers[0] (nms).from_logits: expected a boolean (true or false). "
+        "Received: from_logits='yes'",
+    ]
+
+    def kind(type_name: str, arg: str) -> str:
+        sig = catalogue.keras_layer(type_name)
+        assert sig is not None
+        return sig.args[arg].kind.description
+
+    assert kind("hub.RotaryEmbedding", "scaling_factor") == "a number"
+    assert kind("hub.MaskedLMMaskGenerator", "mask_token_id") == "an integer"
+    # "float, tuple of floats, or `None`" is not one simple type
+    assert kind("hub.ImageConverter", "scale") == "any value"
+    # documented as int, but its default is [64, 64]: the default's kind
+    assert kind("hub.SAMPromptEncoder", "image_embedding_size") == (
+        "an integer or a list of integers"
+    )
+    # Keras's own classes are not read from their docstrings
+    shipped = json.loads(store.CATALOGUE_PATH.read_text(encoding="utf-8"))
+    for section in ("layers", "optimizers", "schedules", "callbacks", "losses", "metrics"):
+        for entry in shipped[section].values():
+            assert not [a for a in entry["args"] if "type" in a]
+
+
+def test_a_position_embedding_shorter_than_its_input_is_reported(
+    write_spec: Callable[..., str],
+) -> None:
+    path = write_spec(
+        """\
+modelspec: 1
+name: too_short
+inputs:
+  - {name: tokens, shape: [16], dtype: int32}
+  - {name: x, shape: [16, 8]}
+layers:
+  - {name: e, type: hub.TokenAndPositionEmbedding, vocabulary_size: 50, sequence_length: 8,
+     embedding_dim: 8, inputs: tokens}
+  - {name: p, type: hub.PositionEmbedding, sequence_length: 12, inputs: x}
+  - {name: out, expr: e + p}
+outputs: [out]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:7:90: layers[0] (e).sequence_length: expected sequence_length >= the "
+        "input's length 16 ('tokens', the input this node is called on, has the shape [16]). "
+        "Received: sequence_length=8. The layer has one position embedding per position: set "
+        "sequence_length to the longest input it will see.",
+        "spec.yaml:9:61: layers[1] (p).sequence_length: expected sequence_length >= the "
+        "input's length 16 ('x', the input this node is called on, has the shape [16, 8]). "
+        "Received: sequence_length=12. The layer has one position embedding per position: set "
+        "sequence_length to the longest input it will see.",
+    ]
+    # as long as the input, or an input of unknown length: nothing to report
+    spec = Path(path).read_text(encoding="utf-8")
+    fitting = spec.replace("sequence_length: 8", "sequence_length: 16")
+    assert lines(write_spec(fitting.replace("[16, 8]", "[null, 8]"))) == []
+
+
 def test_validating_backbones_and_hub_layers_imports_neither_keras_nor_keras_hub(
     tmp_path: Path,
 ) -> None:
@@ -221,6 +326,9 @@ def test_layers_lists_applications_and_hub_layers() -> None:
     assert "  weights: null or 'imagenet' (default None)" in result.output
     listed = CliRunner().invoke(main, ["layers", "hub.*Embedding"]).output
     assert "hub.TokenAndPositionEmbedding [keras_hub]: vocabulary_size, sequence_length" in listed
+    encoder = CliRunner().invoke(main, ["layers", "hub.TransformerEncoder"]).output.splitlines()
+    assert "  intermediate_dim: a positive integer (required)" in encoder
+    assert "  normalize_first: a boolean (true or false) (default False)" in encoder
 
 
 def test_a_backbone_is_a_nested_model_that_reloads_in_safe_mode(tmp_path: Path) -> None:

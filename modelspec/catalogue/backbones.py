@@ -127,7 +127,9 @@ def hub_catalogue() -> dict[str, Any] | None:
     return {
         "keras_hub_version": keras_hub.__version__,
         "hub_layers": {
-            name: signature_to_json(signature_from_class(f"hub.{name}", cls, SOURCES["hub"]))
+            name: signature_to_json(
+                signature_from_class(f"hub.{name}", cls, SOURCES["hub"], docstring=True)
+            )
             for name, cls in classes.items()
         },
     }

@@ -41,6 +41,16 @@ _POSITIVE_INT_ARGS = {
     "n",
     "num_tokens",
     "classes",  # keras.applications: the classifier head's size
+    # KerasHub layers' sizes (hub.TransformerEncoder, hub.TokenAndPositionEmbedding...)
+    "intermediate_dim",
+    "vocabulary_size",
+    "sequence_length",
+    "max_sequence_length",
+    "embedding_dim",
+    "hidden_dim",
+    "hidden_size",
+    "max_wavelength",
+    "num_layers",
 }
 _FRACTION_ARGS = {"rate", "dropout", "recurrent_dropout", "label_smoothing"}
 _INT_OR_INTS_ARGS = {"kernel_size", "strides", "pool_size", "dilation_rate", "size"}

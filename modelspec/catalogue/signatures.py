@@ -20,10 +20,11 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .kinds import ArgKind, arg_kind, choice_kind, literal_choices
@@ -129,6 +130,73 @@ CALLBACK_RUN_FILES = {
     "tensorboard": ("log_dir", "logs"),
     "backup_and_restore": ("backup_dir", "backup"),
 }
+
+
+#: The simple types an argument's annotation is written as in the catalogue
+#: (``"type": "int"``).
+SIMPLE_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+#: The words a Google-style docstring names them with.
+_DOC_TYPE_WORDS = {"integer": int, "boolean": bool, "string": str} | SIMPLE_TYPES
+#: An ``Args:`` entry: its indent, name, and first word (``units: int, the size``).
+_DOC_ARG_RE = re.compile(r"^( *)(\w+): (\w+)([.,:]? ?)")
+#: What follows ``float, `` when the type is a list of types (``float, tuple of floats``).
+_MORE_TYPES_RE = re.compile(
+    r"(?:or )?(?:`|none\b|tuple|list|dict|int|float|str|bool|callable|array|tensor)", re.I
+)
+
+
+def docstring_types(doc: str) -> dict[str, type]:
+    """The simple types (int, float, bool, str) a Google-style docstring's
+    ``Args:`` section gives its arguments, by name.
+
+    An entry counts only when its type is exactly one of these words (``int``,
+    ``Integer``, ``float``, ``bool``, ``Boolean``, ``str``, ``string``) followed by
+    ``,`` ``.`` ``:`` or the line's end: ``string or keras.activations`` and
+    ``float, tuple of floats, or None`` do not.
+
+    Example:
+        >>> docstring_types('''Layer.
+        ...
+        ... Args:
+        ...     units: int, the size.
+        ...     rate: float. The rate,
+        ...         int: a continuation line, not an entry.
+        ...     activation: string or `keras.activations`.
+        ...     scale: float, tuple of floats, or `None`. The scale.
+        ...     mask_zero: Boolean, whether 0 is padding.
+        ...     size: The size.
+        ...
+        ... Returns:
+        ...     seed: int, not an argument.
+        ... ''')
+        {'units': <class 'int'>, 'rate': <class 'float'>, 'mask_zero': <class 'bool'>}
+    """
+    found: dict[str, type] = {}
+    lines = iter(doc.expandtabs().splitlines())
+    for line in lines:
+        if line.strip() == "Args:":
+            section = len(line) - len(line.lstrip())
+            break
+    else:
+        return found
+    entry: int | None = None  # the indent of the entries
+    for line in lines:
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent <= section:
+            break  # the next section
+        entry = indent if entry is None else entry
+        match = _DOC_ARG_RE.match(line)
+        if indent != entry or match is None:
+            continue  # a continuation line
+        _, name, word, after = match.groups()
+        simple = _DOC_TYPE_WORDS.get(word.lower())
+        if after == ", " and _MORE_TYPES_RE.match(line, match.end()):
+            continue
+        if simple is not None and (after in (", ", ". ", ": ") or line.endswith(word + after)):
+            found[name] = simple
+    return found
 
 
 @dataclass(frozen=True)
@@ -291,6 +359,7 @@ def signature_from_class(
     cls: type,
     source: str = "registered",
     base_args: dict[str, Any] = BASE_LAYER_ARGS,
+    docstring: bool = False,
 ) -> LayerSignature:
     """Introspect a class's constructor (and, for a layer, ``call``) signatures.
 
@@ -299,12 +368,16 @@ def signature_from_class(
         cls: A ``keras.layers.Layer`` subclass (or an optimizer, a schedule).
         source: Where it comes from, for listings.
         base_args: Keywords the class takes through ``**kwargs``.
+        docstring: Take a simple type (int, float, bool, str) from the class
+            docstring's ``Args:`` entry for an argument without an annotation
+            (:func:`docstring_types`; KerasHub's classes have no annotations).
     """
     params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
     try:
         hints = typing.get_type_hints(cls.__init__)  # type: ignore[misc]
     except Exception:  # annotations that do not resolve are simply not used
         hints = {}
+    documented = docstring_types(inspect.getdoc(cls) or "") if docstring else {}
     args: dict[str, ArgInfo] = {}
     var_kwargs = False
     for p in list(params.values())[1:]:
@@ -316,6 +389,10 @@ def signature_from_class(
         required = p.default is inspect.Parameter.empty
         default, is_tuple, _ = _json_default(None if required else p.default)
         hint = hints.get(p.name)
+        if hint is None and p.name in documented:
+            hint = documented[p.name]
+            if default is not None and not arg_kind(p.name, p.default, hint).accepts(default):
+                hint = None  # the docstring says int, the default is [64, 64]: not used
         args[p.name] = ArgInfo(p.name, required, default, is_tuple, hint, literal_choices(hint))
     if var_kwargs:
         for name, default in base_args.items():
@@ -340,10 +417,19 @@ def signature_to_json(sig: LayerSignature) -> dict[str, Any]:
         "args": [
             {"name": a.name, "required": a.required, "default": a.default}
             | ({"tuple": True} if a.is_tuple else {})
+            | ({"type": a.annotation.__name__} if _type_matters(a) else {})
             | ({"choices": list(a.choices)} if a.choices else {})
             for a in sig.args.values()
         ],
     } | ({"adapts": True} if sig.adapts else {})
+
+
+def _type_matters(arg: ArgInfo) -> bool:
+    """Whether ``arg``'s annotation is a simple type that gives it another kind than
+    its name and default do: the catalogue then keeps it (``"type": "int"``)."""
+    if arg.choices or arg.annotation not in SIMPLE_TYPES.values():
+        return False
+    return arg.kind is not replace(arg, annotation=None).kind
 
 
 def signature_from_json(type_name: str, source: str, raw: dict[str, Any]) -> LayerSignature:
@@ -353,7 +439,8 @@ def signature_from_json(type_name: str, source: str, raw: dict[str, Any]) -> Lay
             a["required"],
             a["default"],
             a.get("tuple", False),
-            choices=tuple(a.get("choices", ())),
+            SIMPLE_TYPES.get(a.get("type", "")),
+            tuple(a.get("choices", ())),
         )
         for a in raw["args"]
     }

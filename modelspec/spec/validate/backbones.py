@@ -1,9 +1,11 @@
-"""What Keras would refuse while building a ``keras.applications`` node, checked first.
+"""What Keras would refuse while building a ``keras.applications`` node, or a KerasHub
+layer while training, checked first.
 
 Its arguments are checked against the catalogue like a layer's; on top of
 that, the model input the node is called on is an image (height, width,
 channels), an ``input_shape`` must match its shape, and a classifier head with
-ImageNet weights has ImageNet's 1000 classes.
+ImageNet weights has ImageNet's 1000 classes. A KerasHub position embedding's
+``sequence_length`` covers the length of the model input it is called on.
 
 Example:
     >>> from modelspec.spec.loader import load_document
@@ -83,4 +85,45 @@ def check_application(ctx: Context, index: int, node: dict[str, Any], path: Path
             f"expected {IMAGENET_CLASSES} (ImageNet's classes) with weights: imagenet and "
             f"include_top: true. Received: classes={shown(classes)}. For other classes, set "
             "include_top: false (and pooling: avg) and put your own Dense head after it.",
+        )
+
+
+#: KerasHub layers with one position embedding per position up to
+#: ``sequence_length``, and the axis of their declared (unbatched) input shape
+#: that is the sequence: the token ids' last axis, the features' one before.
+POSITION_LAYERS = {"hub.TokenAndPositionEmbedding": -1, "hub.PositionEmbedding": -2}
+
+
+def check_hub_layer(ctx: Context, index: int, node: dict[str, Any], path: PathT) -> None:
+    """A KerasHub position embedding's ``sequence_length`` against the length of the
+    model input it is called on (longer inputs fail inside ``fit``, not at build).
+
+    Example:
+        >>> from modelspec.spec.loader import load_document
+        >>> doc = load_document('''
+        ... inputs: [{name: tokens, shape: [16], dtype: int32}]
+        ... layers: [{name: e, type: hub.TokenAndPositionEmbedding, vocabulary_size: 50,
+        ...   sequence_length: 8, embedding_dim: 4}]
+        ... ''')
+        >>> ctx = Context(doc, allow_imports=False)
+        >>> check_hub_layer(ctx, 0, doc.data["layers"][0], ("layers", 0))
+        >>> print(ctx.diagnostics[0].message)  # doctest: +NORMALIZE_WHITESPACE
+        expected sequence_length >= the input's length 16 ('tokens', the input this node is
+        called on, has the shape [16]). Received: sequence_length=8. The layer has one position
+        embedding per position: set sequence_length to the longest input it will see.
+    """
+    axis = POSITION_LAYERS.get(str(node.get("type")))
+    given = node.get("sequence_length")
+    found = _input_shape(ctx, index, node)
+    if axis is None or found is None or type(given) is not int:
+        return
+    name, shape = found
+    length = shape[axis] if len(shape) >= -axis else None
+    if type(length) is int and length > given:
+        ctx.add(
+            (*path, "sequence_length"),
+            f"expected sequence_length >= the input's length {length} ('{name}', the input "
+            f"this node is called on, has the shape {shown(shape)}). Received: "
+            f"sequence_length={shown(given)}. The layer has one position embedding per "
+            "position: set sequence_length to the longest input it will see.",
         )

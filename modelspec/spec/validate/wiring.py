@@ -27,7 +27,7 @@ from ..loader import PathT
 from ..schema import LayerNode
 from .adapt import check_adapt
 from .arguments import check_args, layer_type
-from .backbones import check_application
+from .backbones import check_application, check_hub_layer
 from .context import Context, as_list
 from .nodes import (
     check_expr_node,
@@ -198,6 +198,8 @@ def _node(
         check_args(ctx, sig, args, path)
         if sig.source == SOURCES["applications"]:
             check_application(ctx, i, node, path)
+        elif sig.source == SOURCES["hub"]:
+            check_hub_layer(ctx, i, node, path)
     return sig
 
 
