@@ -16,7 +16,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modelspec import RunError, SpecError, evaluate, load_model, predict, train, validate_spec
+from modelspec import (
+    RunError,
+    SpecError,
+    build_model,
+    evaluate,
+    load_model,
+    predict,
+    train,
+    validate_spec,
+)
 from modelspec.cli import main
 from modelspec.training import read_history
 
@@ -685,3 +694,18 @@ def test_ctrl_c_stops_between_steps_and_twice_at_once() -> None:
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_predict_on_a_bare_model_file_says_to_give_the_spec(tmp_path: Path) -> None:
+    """A .keras file alone cannot map a file's columns onto its inputs: the error says so."""
+    model = build_model(ROOT / "specs" / "siamese.yaml")
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "rows.npz", x=np.zeros((2, 64), "float32"))
+    with pytest.raises(RunError) as err:
+        predict(tmp_path / "m.keras", tmp_path / "rows.npz")
+    names = ", ".join(t.name for t in model.inputs)
+    assert str(err.value) == (
+        f"expected arrays for the model inputs {names}; missing {names}. Received: x. "
+        "Give the spec (--spec SPEC, or predict from the run directory): its "
+        "train.data.inputs map files onto the inputs."
+    )
