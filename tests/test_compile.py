@@ -41,8 +41,10 @@ def lines(spec: str) -> list[str]:
 
 
 def small(compile_: str) -> str:
-    """SMALL with its compile section's loss and metrics lines replaced."""
-    head, tail = SMALL.split("  loss: sparse_categorical_crossentropy\n  metrics: [accuracy]\n")
+    """SMALL with its compile section's loss and metrics lines replaced, its output
+    logits (its losses say `from_logits: true`)."""
+    logits = SMALL.replace("units: 10, activation: softmax}", "units: 10}")
+    head, tail = logits.split("  loss: sparse_categorical_crossentropy\n  metrics: [accuracy]\n")
     return head + compile_ + tail
 
 
@@ -405,7 +407,7 @@ def test_labels_are_checked_against_a_configured_loss_before_training(
 
     path = write_spec(
         small("  loss: {type: SparseCategoricalCrossentropy, from_logits: true}\n").replace(
-            "units: 10, activation: softmax", "units: 5"
+            "units: 10}", "units: 5}"
         )
     )
     with pytest.raises(DataError) as err:
@@ -485,3 +487,38 @@ def test_the_readme_compile_example_validates(write_spec: Callable[..., str]) ->
     }
     model = build_model(path)
     assert model.loss["priority"].get_config()["from_logits"] is True
+
+
+def test_from_logits_on_a_softmax_or_sigmoid_output_is_warned_about() -> None:
+    """The loss would squash probabilities again: it trains, badly, with no error."""
+    head = (
+        "modelspec: 1\nname: t\ninputs: [{name: x, shape: [4]}]\nlayers:\n"
+        "  - {name: probs, type: Dense, units: 3, activation: softmax}\n"
+        "  - {name: aux, type: Dense, units: 1, activation: sigmoid, inputs: x}\n"
+        "  - {name: sm, type: Softmax, inputs: probs}\n"
+        "  - {name: logits, type: Dense, units: 3, inputs: x}\n"
+    )
+    sce = "{type: SparseCategoricalCrossentropy, from_logits: true}"
+    spec = (
+        head + "outputs: {main: probs, a: aux, s: sm, l: logits}\n"
+        f"compile:\n  loss:\n    main: {sce}\n"
+        "    a: {type: BinaryCrossentropy, from_logits: true}\n"
+        "    s: {type: SparseCategoricalCrossentropy}\n"
+        f"    l: {sce}\n"
+    )
+    again = (
+        "the loss would apply it again to probabilities. Drop the activation (logits out, "
+        "as from_logits says), or set from_logits: false."
+    )
+    assert [d.format() for d in validate_spec(spec).diagnostics] == [
+        "<string>:12:62: warning: compile.loss.main.from_logits: from_logits: true, but "
+        f"output 'main' ends in a softmax (node 'probs'): {again}",
+        "<string>:13:48: warning: compile.loss.a.from_logits: from_logits: true, but "
+        f"output 'a' ends in a sigmoid (node 'aux'): {again}",
+    ]
+    one = head.replace("  - {name: aux", "  #").replace("  - {name: logits", "  #")
+    report = validate_spec(one + f"outputs: [sm]\ncompile: {{loss: {sce}}}\n")
+    assert [d.format() for d in report.diagnostics] == [
+        "<string>:10:68: warning: compile.loss.from_logits: from_logits: true, but output 'sm' "
+        f"ends in a softmax (node 'sm'): {again}"
+    ]

@@ -75,7 +75,59 @@ def check_compile(ctx: Context) -> None:
     if by_output is not None and _without_loss(ctx, loss, by_output):
         _metrics_need_losses(ctx, section.get("metrics"), by_output)
         _weights_need_losses(ctx, section, names)
+    _logits_twice(ctx, loss, by_output, names)
     check_optimizer(ctx, section.get("optimizer"), ("compile", "optimizer"))
+
+
+#: Activations a probability output ends in, which ``from_logits: true`` would apply again.
+_SQUASHING = ("softmax", "sigmoid")
+
+
+def _logits_twice(
+    ctx: Context, loss: Any, by_output: dict[str, Any] | None, names: list[str]
+) -> None:
+    """A warning for ``from_logits: true`` on an output that ends in softmax or sigmoid:
+    the loss would squash the probabilities again (it trains, badly).
+
+    Example:
+        >>> from modelspec.spec.loader import load_document
+        >>> ctx = Context(load_document('''
+        ... layers: [{name: probs, type: Dense, units: 3, activation: softmax}]
+        ... outputs: [probs]
+        ... compile: {loss: {type: SparseCategoricalCrossentropy, from_logits: true}}
+        ... '''), allow_imports=False)
+        >>> check_compile(ctx)
+        >>> print(ctx.diagnostics[0].message)  # doctest: +ELLIPSIS
+        from_logits: true, but output 'probs' ends in a softmax (node 'probs'): ...
+    """
+    pairs: list[tuple[str, Any, PathT]]
+    if by_output is None:  # one loss for every output
+        pairs = [(out, loss, ("compile", "loss")) for out in names]
+    else:
+        keys: list[Any] = list(range(len(names))) if isinstance(loss, list) else list(names)
+        place = dict(zip(names, keys, strict=False))
+        pairs = [(out, value, ("compile", "loss", place[out])) for out, value in by_output.items()]
+    outputs = ctx.data.get("outputs")
+    refs = outputs if isinstance(outputs, dict) else {n: n for n in names}
+    nodes = {n.get("name"): n for n in as_list(ctx.data.get("layers")) if isinstance(n, dict)}
+    for out, value, path in pairs:
+        if not (isinstance(value, dict) and value.get("from_logits") is True):
+            continue
+        ref = refs.get(out)
+        node = nodes.get(ref.split("[")[0]) if isinstance(ref, str) else None
+        if node is None:
+            continue
+        kind, activation = node.get("type"), node.get("activation")
+        squash = "softmax" if kind == "Softmax" else activation
+        if squash in _SQUASHING:
+            ctx.add(
+                (*path, "from_logits"),
+                f"from_logits: true, but output '{clipped(out)}' ends in a {squash} "
+                f"(node '{clipped(str(node.get('name')))}'): the loss would apply it again "
+                "to probabilities. Drop the activation (logits out, as from_logits says), "
+                "or set from_logits: false.",
+                warning=True,
+            )
 
 
 def configured(ctx: Context, namespace: str, value: Any, path: PathT) -> None:
