@@ -106,10 +106,17 @@ def _logits_twice(
     else:
         keys: list[Any] = list(range(len(names))) if isinstance(loss, list) else list(names)
         place = dict(zip(names, keys, strict=False))
-        pairs = [(out, value, ("compile", "loss", place[out])) for out, value in by_output.items()]
+        pairs = [
+            (out, value, ("compile", "loss", place.get(out, out)))
+            for out, value in by_output.items()
+        ]
     outputs = ctx.data.get("outputs")
-    refs = outputs if isinstance(outputs, dict) else {n: n for n in names}
-    nodes = {n.get("name"): n for n in as_list(ctx.data.get("layers")) if isinstance(n, dict)}
+    refs: dict[Any, Any] = outputs if isinstance(outputs, dict) else {n: n for n in names}
+    nodes = {
+        n["name"]: n
+        for n in as_list(ctx.data.get("layers"))
+        if isinstance(n, dict) and isinstance(n.get("name"), str)
+    }
     for out, value, path in pairs:
         if not (isinstance(value, dict) and value.get("from_logits") is True):
             continue
