@@ -25,6 +25,7 @@ STAGES = (
     "errors",
     "console",
     "files",
+    "backend",
     "catalogue",
     "plugins",
     "registry",
