@@ -94,7 +94,12 @@ def load_source(
 
 # -- sample inputs ----------------------------------------------------------------------
 def flat(values: Any) -> list[np.ndarray]:
-    return [np.asarray(v) for v in keras.tree.flatten(values)]
+    """Outputs as NumPy arrays: the backend's tensors (a torch tensor that requires
+    grad included) through Keras, a runtime's arrays as they are."""
+    return [
+        keras.ops.convert_to_numpy(v) if keras.backend.is_tensor(v) else np.asarray(v)
+        for v in keras.tree.flatten(values)
+    ]
 
 
 def call_arg(model: keras.Model, arrays: Sequence[np.ndarray]) -> Any:

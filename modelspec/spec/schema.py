@@ -373,6 +373,8 @@ class TrainSpec(_Strict):
         return self.epochs
 
 
+#: The Keras backends (:data:`modelspec.backend.BACKENDS`).
+Backend = Literal["tensorflow", "jax", "torch"]
 ExportFormat = Literal["keras", "saved_model", "litert", "onnx", "openvino"]
 #: Formats ``modelspec export`` writes, in the order ``all`` exports them.
 EXPORT_FORMATS: tuple[str, ...] = ExportFormat.__args__  # type: ignore[attr-defined]
@@ -413,11 +415,14 @@ class ModelSpec(_Strict):
         compile: Optimizer, losses and metrics.
         train: Data and fit settings for ``modelspec train``.
         export: Formats ``modelspec train`` exports at the end of a run.
+        backend: The Keras backend to build and train on (``tensorflow``, ``jax``,
+            ``torch``); ``--backend`` overrides it, ``KERAS_BACKEND`` applies without it.
     """
 
     modelspec: Literal[1]
     name: Name
     description: StrictStr | None = None
+    backend: Backend | None = None
     vars: dict[
         Name,
         StrictBool | StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)] | StrictStr,
