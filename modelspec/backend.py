@@ -84,7 +84,7 @@ def choose(
     return DEFAULT
 
 
-def check_name(name: str, origin: str = "--backend") -> str:
+def check_name(name: str, origin: str | None = "--backend") -> str:
     """``name`` if it is a backend, else a :class:`BackendError` with did-you-mean.
 
     Example:
@@ -97,9 +97,8 @@ def check_name(name: str, origin: str = "--backend") -> str:
     if name in BACKENDS:
         return name
     hint = did_you_mean(name, BACKENDS)
-    raise BackendError(
-        f"{origin}: expected one of {', '.join(BACKENDS)}. Received: {name!r}.{hint}"
-    )
+    where = f"{origin}: " if origin else ""
+    raise BackendError(f"{where}expected one of {', '.join(BACKENDS)}. Received: {name!r}.{hint}")
 
 
 def install_command(name: str) -> str:
@@ -150,3 +149,35 @@ def use(name: str) -> str:
         )
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+#: The backend ``--backend`` chose for this process (it overrides a spec's ``backend:``).
+_flag: str | None = None
+
+
+def select(flag: str | None, spec: str | None) -> str:
+    """Choose this process's backend (:func:`choose`) and :func:`use` it; a ``flag``
+    (``--backend``) is remembered, so that a spec's own ``backend:`` gives way to it.
+
+    Raises:
+        BackendError: An unknown name, a backend that is not installed, or Keras
+            already running another one.
+    """
+    global _flag
+    name = use(choose(flag, spec))
+    if flag is not None:
+        _flag = name
+    return name
+
+
+def effective(spec: str | None, given: str | None = None) -> str:
+    """The backend a spec is built on here: ``given`` (``validate --backend``), else the
+    one Keras runs, else the one it would run (:func:`choose`)."""
+    if given is not None:
+        return check_name(given)
+    return running() or choose(_flag, spec)
+
+
+def overridden() -> bool:
+    """Whether ``--backend`` chose this process's backend."""
+    return _flag is not None

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from .. import backend as backends
 from .._version import __version__
 from ..console import captured_stderr, verbose
 from ..errors import (
@@ -45,7 +46,70 @@ def _plugin_options(func: F) -> F:
     )(func)
 
 
-def _usage_error(err: PluginError | RunError) -> click.UsageError:
+def _backend_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return backends.check_name(value, None)
+    except backends.BackendError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def _backend_option(func: F) -> F:
+    return click.option(
+        "--backend",
+        metavar="NAME",
+        callback=_backend_name,
+        help="Keras backend: tensorflow, jax or torch (default: the spec's `backend:`, "
+        "else KERAS_BACKEND, else tensorflow).",
+    )(func)
+
+
+def _declared_backend(source: str | None, overrides: Iterable[str] = ()) -> str | None:
+    """The backend a source names, read without Keras: a run directory's (what it was
+    trained on), a spec's ``backend:`` (``--set backend=...`` included); else ``None``."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from ..spec.loader import load_document
+
+    if source is None:
+        return None
+    path = Path(source)
+    value: object = None
+    try:
+        if path.is_dir():
+            run = json.loads((path / "run.json").read_text(encoding="utf-8"))
+            value = run.get("backend") if isinstance(run, dict) else None
+            path = path / "spec.yaml"
+        if value is None and path.suffix.lower() != ".keras" and path.is_file():
+            data = load_document(path).data
+            value = data.get("backend") if isinstance(data, dict) else None
+        for item in overrides:
+            key, _, text = item.partition("=")
+            if key.strip() == "backend":
+                value = yaml.safe_load(text)
+    except Exception:  # an unreadable source is reported by the command itself
+        return None
+    return value if isinstance(value, str) and value in backends.BACKENDS else None
+
+
+def _start_keras(
+    flag: str | None, source: str | None = None, overrides: Iterable[str] = ()
+) -> None:
+    """Choose this process's backend (``--backend``, else the source's, else
+    ``KERAS_BACKEND``...), then import Keras quietly. A backend that cannot be used
+    is a usage error (exit 2)."""
+    try:
+        backends.select(flag, _declared_backend(source, overrides))
+    except backends.BackendError as err:
+        raise click.UsageError(str(err)) from None
+    _quiet_tensorflow()
+
+
+def _usage_error(err: PluginError | RunError | backends.BackendError) -> click.UsageError:
     return click.UsageError(str(err))
 
 
@@ -82,10 +146,16 @@ def _quiet_tensorflow() -> None:
         import keras  # noqa: F401
 
 
-def _before_plugins(plugins: tuple[str, ...], allow_imports: bool) -> None:
-    """Plugins usually import Keras: do it quietly first when there are any."""
+def _before_plugins(
+    plugins: tuple[str, ...],
+    allow_imports: bool,
+    backend: str | None = None,
+    source: str | None = None,
+) -> None:
+    """Plugins usually import Keras: do it quietly first when there are any, on the
+    backend chosen (``--backend``, else the spec's...)."""
     if plugins or allow_imports:
-        _quiet_tensorflow()
+        _start_keras(backend, source)
 
 
 def _plural(n: int, word: str) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..backend import BackendError
 from ..errors import (
     ExportError,
     ModelLoadError,
@@ -25,10 +26,11 @@ if TYPE_CHECKING:
 from .common import (
     EXIT_BAD_SPEC,
     EXIT_INTERRUPTED,
+    _backend_option,
     _fail,
     _fail_spec,
     _plugin_options,
-    _quiet_tensorflow,
+    _start_keras,
     _usage_error,
     main,
 )
@@ -57,6 +59,7 @@ from .common import (
     help="Continue this run directory from its last completed epoch.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Total epochs (overrides train.epochs).")
+@_backend_option
 @_plugin_options
 def train(
     spec: str | None,
@@ -64,6 +67,7 @@ def train(
     out_dir: str,
     resume: str | None,
     epochs: int | None,
+    backend: str | None,
     plugins: tuple[str, ...],
     allow_imports: bool,
 ) -> None:
@@ -84,7 +88,7 @@ def train(
                 f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
                 param_hint="'--set'",
             )
-    _quiet_tensorflow()
+    _start_keras(backend, spec or resume, overrides)
     from ..training import train as run_training
 
     try:
@@ -99,7 +103,7 @@ def train(
         )
     except SpecError as err:
         _fail_spec(err, spec or str(resume))
-    except (PluginError, RunError) as err:
+    except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
     except TrainingFailed as err:
         _fail(err)
@@ -113,7 +117,9 @@ def train(
             f"run {result.run_dir} already finished its {done} epochs: nothing to resume "
             "(give --epochs N to train it further)."
         )
-    click.echo(f"\nrun: {result.run_dir}")
+    import keras
+
+    click.echo(f"\nrun: {result.run_dir} (Keras {keras.__version__} on {keras.backend.backend()})")
     monitor, mode = result.monitor, result.monitor_mode  # what best.keras is chosen by
     if monitor not in history:
         monitor, mode = ("val_loss" if "val_loss" in history else "loss"), "min"
@@ -155,9 +161,15 @@ def train(
     help="Evaluate on this .npz or .csv file (all rows) instead of the test split.",
 )
 @click.option("--best", is_flag=True, help="Use the run's best checkpoint, not its final model.")
+@_backend_option
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
 def evaluate(
-    source: str, spec: str | None, data: str | None, best: bool, plugins: tuple[str, ...]
+    source: str,
+    spec: str | None,
+    data: str | None,
+    best: bool,
+    backend: str | None,
+    plugins: tuple[str, ...],
 ) -> None:
     """Evaluate SOURCE (a run directory or a .keras file) on held-out data.
 
@@ -166,14 +178,14 @@ def evaluate(
     has the input transforms as layers (train.data.preprocess: model), or the
     spec's train.data.transform is applied first. Prints one `metric: value` per line.
     """
-    _quiet_tensorflow()
+    _start_keras(backend, source if Path(source).is_dir() else spec)
     from ..training.inference import evaluate_on
 
     try:
         metrics, used = evaluate_on(source, spec=spec, data=data, plugins=plugins, best=best)
     except SpecError as err:
         _fail_spec(err, spec or source)
-    except (PluginError, RunError) as err:
+    except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
     except ModelLoadError as err:
         _fail(err)
@@ -202,9 +214,15 @@ def evaluate(
     type=click.Path(exists=True, dir_okay=False),
     help="The spec that maps file columns onto inputs (a run directory keeps its own).",
 )
+@_backend_option
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import MODULE first.")
 def predict(
-    source: str, input_path: str, output: str, spec: str | None, plugins: tuple[str, ...]
+    source: str,
+    input_path: str,
+    output: str,
+    spec: str | None,
+    backend: str | None,
+    plugins: tuple[str, ...],
 ) -> None:
     """Run SOURCE (a run directory or a .keras file) on new inputs; write predictions.
 
@@ -216,14 +234,14 @@ def predict(
         raise click.BadParameter(
             f"expected a path ending in .npz or .csv. Received: {output}", param_hint="'--output'"
         )
-    _quiet_tensorflow()
+    _start_keras(backend, source if Path(source).is_dir() else spec)
     from ..training import predict as run_predict
 
     try:
         result = run_predict(source, input_path, output=output, spec=spec, plugins=plugins)
     except SpecError as err:
         _fail_spec(err, spec or input_path)
-    except (PluginError, RunError) as err:
+    except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
     except ModelLoadError as err:
         _fail(err)
@@ -289,6 +307,7 @@ def _export_formats(values: tuple[str, ...]) -> list[str]:
     type=click.Path(exists=True, dir_okay=False),
     help="The spec of a .keras SOURCE (sample data and provenance).",
 )
+@_backend_option
 @_plugin_options
 def export(
     source: str,
@@ -299,6 +318,7 @@ def export(
     no_check: bool,
     best: bool,
     spec: str | None,
+    backend: str | None,
     plugins: tuple[str, ...],
     allow_imports: bool,
 ) -> None:
@@ -311,7 +331,7 @@ def export(
     """
     chosen = _export_formats(formats)
     path = Path(source)
-    _quiet_tensorflow()
+    _start_keras(backend, spec or source)
     from ..export import FORMATS, export_all, export_model
 
     try:
@@ -362,7 +382,7 @@ def export(
             results, failures = export_all(source, chosen, out or default_dir, **options)
     except SpecError as err:
         _fail_spec(err, spec or source)
-    except (PluginError, RunError) as err:
+    except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
     except (ExportError, ModelLoadError) as err:
         _fail(err)

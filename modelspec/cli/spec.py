@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 
 from .common import (
     EXIT_BAD_SPEC,
+    _backend_option,
     _before_plugins,
     _fail,
     _fail_spec,
     _plugin_options,
     _plural,
     _print_diagnostics,
-    _quiet_tensorflow,
+    _start_keras,
     _usage_error,
     main,
 )
@@ -43,24 +44,34 @@ from .common import (
     help="Output for people, or JSON for tools.",
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@_backend_option
 @_plugin_options
 def validate(
-    specs: tuple[str, ...], fmt: str, strict: bool, plugins: tuple[str, ...], allow_imports: bool
+    specs: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+    backend: str | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
 ) -> None:
     """Check SPECS and report every problem, each as FILE:LINE:COL: PATH: MESSAGE.
 
     Exits 0 when every spec is valid, 1 when one is not. Specs that only use
-    built-in layers are checked without importing TensorFlow.
+    built-in layers are checked without importing TensorFlow. With --backend,
+    they are checked for that Keras backend (none needs to be installed).
     """
+    from ..backend import BackendError
     from ..spec.validate import validate_spec
 
-    _before_plugins(plugins, allow_imports)
+    _before_plugins(plugins, allow_imports, backend, specs[0] if len(specs) == 1 else None)
     results = []
     failed = False
     for path in specs:
         try:
-            report = validate_spec(path, plugins=plugins, allow_imports=allow_imports)
-        except PluginError as err:
+            report = validate_spec(
+                path, plugins=plugins, allow_imports=allow_imports, backend=backend
+            )
+        except (PluginError, BackendError) as err:
             raise _usage_error(err) from None
         bad = bool(report.errors) or (strict and bool(report.warnings))
         failed |= bad
@@ -149,6 +160,7 @@ def expand(spec: str, plugins: tuple[str, ...], allow_imports: bool) -> None:
     help="Load the spec's train.data and build the model training makes: the inputs' "
     "transforms as layers in front of the graph, taking raw inputs.",
 )
+@_backend_option
 @_plugin_options
 def build(
     spec: str,
@@ -156,6 +168,7 @@ def build(
     quiet: bool,
     block: str | None,
     with_data: bool,
+    backend: str | None,
     plugins: tuple[str, ...],
     allow_imports: bool,
 ) -> None:
@@ -170,7 +183,7 @@ def build(
         raise click.BadParameter(
             f"expected a path ending in .keras. Received: {output}", param_hint="'--output'"
         )
-    loaded = _validated(spec, plugins, allow_imports)
+    loaded = _validated(spec, plugins, allow_imports, backend)
     from ..build import build_model
     from ..build.adapt import wants_adapt
 
@@ -225,8 +238,11 @@ def build(
     type=click.Path(dir_okay=False),
     help="The drawing: .mmd (Mermaid text), or .svg / .png (needs pydot and Graphviz).",
 )
+@_backend_option
 @_plugin_options
-def plot(spec: str, output: str, plugins: tuple[str, ...], allow_imports: bool) -> None:
+def plot(
+    spec: str, output: str, backend: str | None, plugins: tuple[str, ...], allow_imports: bool
+) -> None:
     """Draw the model SPEC builds: one node per layer or op, blocks as subgraphs.
 
     Each node shows its name, type, output shape and parameters. A .mmd file
@@ -240,7 +256,7 @@ def plot(spec: str, output: str, plugins: tuple[str, ...], allow_imports: bool) 
         raise click.BadParameter(problem, param_hint="'--output'")
     from ..errors import ModelSpecError
 
-    loaded = _validated(spec, plugins, allow_imports)
+    loaded = _validated(spec, plugins, allow_imports, backend)
     from ..plot import plot as draw
 
     try:
@@ -350,18 +366,22 @@ def ops(pattern: str | None) -> None:
         click.echo(f"  {param.name}: {param.describe()}")
 
 
-def _validated(spec: str, plugins: tuple[str, ...], allow_imports: bool) -> ModelSpec:
-    """The spec, validated; its warnings printed; a bad spec exits 1 with its errors."""
+def _validated(
+    spec: str, plugins: tuple[str, ...], allow_imports: bool, backend: str | None = None
+) -> ModelSpec:
+    """The spec, validated for its backend; its warnings printed; a bad spec exits 1
+    with its errors. Keras is imported after, on that backend."""
+    from ..backend import BackendError
     from ..spec.validate import validate_spec
 
-    _before_plugins(plugins, allow_imports)
+    _before_plugins(plugins, allow_imports, backend, spec)
     try:
-        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports)
-    except PluginError as err:
+        report = validate_spec(spec, plugins=plugins, allow_imports=allow_imports, backend=backend)
+    except (PluginError, BackendError) as err:
         raise _usage_error(err) from None
     _print_diagnostics(report.diagnostics, err=True)
     if report.spec is None:
         click.echo(f"{spec}: {_plural(len(report.errors), 'error')}", err=True)
         sys.exit(EXIT_BAD_SPEC)
-    _quiet_tensorflow()
+    _start_keras(backend, spec)
     return report.spec

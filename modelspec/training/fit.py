@@ -213,7 +213,7 @@ def train(
             "started": datetime.datetime.now().isoformat(timespec="seconds"),
             "preprocess": preprocess,
         }
-    meta |= {"status": "running", "epochs": total_epochs}
+    meta |= {"status": "running", "epochs": total_epochs, "backend": keras.backend.backend()}
     meta.pop("error", None)
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     try:

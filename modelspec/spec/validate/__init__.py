@@ -33,6 +33,7 @@ from ...errors import Diagnostic, SpecError
 from ..expand import expand
 from ..loader import Document, load_document
 from ..schema import ModelSpec
+from .backend import check_backend
 from .compile import check_compile
 from .context import Context
 from .structure import check_imports, check_structure
@@ -75,6 +76,7 @@ def validate_spec(
     *,
     plugins: Iterable[str] = (),
     allow_imports: bool = False,
+    backend: str | None = None,
 ) -> Report:
     """Check a spec and report every problem found, without raising for them.
 
@@ -82,6 +84,8 @@ def validate_spec(
         source: A path, YAML text, a mapping, or a :class:`ModelSpec`.
         plugins: Modules to import first (they register custom objects).
         allow_imports: Honour the spec's ``imports:`` (it runs their code).
+        backend: Check against this Keras backend (default: the one Keras runs, else
+            the spec's ``backend:``, else ``KERAS_BACKEND``, else tensorflow).
 
     Returns:
         A :class:`Report`; ``report.spec`` is set when there is no error.
@@ -98,7 +102,7 @@ def validate_spec(
         doc = _document(source)
     except SpecError as err:
         return Report(err.diagnostics[0].file, err.diagnostics)
-    return _check(doc, allow_imports)
+    return _check(doc, allow_imports, backend)
 
 
 def _document(source: Source) -> Document:
@@ -110,12 +114,15 @@ def _document(source: Source) -> Document:
     return load_document(source)
 
 
-def _check(doc: Document, allow_imports: bool) -> Report:
+def _check(
+    doc: Document, allow_imports: bool, backend: str | None = None, *, loading: bool = False
+) -> Report:
     """Vars and expressions substituted, then every section's checks, their findings
     in document order."""
     doc, expansion = expand(doc)
     ctx = Context(doc, allow_imports)
     spec = check_structure(ctx)
+    ctx.backend = check_backend(ctx, backend, loading=loading)
     check_imports(ctx)
     check_graph(ctx)
     check_compile(ctx)
@@ -172,7 +179,7 @@ def load_spec(
     if isinstance(source, ModelSpec) and source._document is not None:
         return source
     plugins_module.load_plugins(plugins)
-    report = _check(_document(source), allow_imports)
+    report = _check(_document(source), allow_imports, loading=True)
     if report.spec is None:
         raise SpecError(report.diagnostics)
     return report.spec

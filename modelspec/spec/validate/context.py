@@ -39,6 +39,8 @@ class Context:
         self.broken_refs = False
         #: Whether this is a block instance's (or definition's) body.
         self.in_block = False
+        #: The Keras backend the spec is checked for (:mod:`.backend`).
+        self.backend = "tensorflow"
         self._signatures: dict[str, LayerSignature | None] = {}
         data = self.data if isinstance(self.data, dict) else {}
         blocks = data.get("blocks")
@@ -59,6 +61,7 @@ class Context:
         inner.diagnostics = self.diagnostics
         inner.refused_imports = self.refused_imports
         inner.in_block = True
+        inner.backend = self.backend
         return inner
 
     def node_name(self, path: PathT) -> str | None:
