@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 YAML_LANGUAGE_SERVER := 1.25.0
 KERAS_HUB := 0.32.0
+# PyTorch's CPU build (a file on CI's disk; PyPI's default torch is a CUDA build of GBs)
+TORCH := 2.13.0
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: venv run test lint format bench catalogue clean
@@ -12,6 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@# KerasHub for the hub.* node types (tests/test_backbones.py), without its dependencies:
 	@# it requires tensorflow-text, which requires the full `tensorflow` (this venv has
@@ -32,9 +35,12 @@ run: venv
 	$(BIN)/modelspec validate specs/antirectifier_digits.yaml
 	$(BIN)/modelspec train specs/antirectifier_digits.yaml
 
-## The whole test suite, lint and type checks included.
+## The whole test suite, lint and type checks included; the tests marked `backends`
+## (every seed spec: build, 2 epochs, save/reload, predict) run again on JAX and PyTorch.
 test: venv lint
 	$(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -m backends tests
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -m backends tests
 
 lint: venv
 	$(BIN)/ruff check .

@@ -61,3 +61,12 @@ def clean_registry() -> Iterator[None]:
     for ns, reg in registry.REGISTRIES.items():
         for name in set(reg) - before[ns]:
             reg.unregister(name)
+
+
+@pytest.fixture(autouse=True)
+def _forget_backend_flag() -> Iterator[None]:
+    """A CLI test's ``--backend`` is remembered by the process (as a run's would be): forget it."""
+    yield
+    from modelspec import backend
+
+    backend._flag = None

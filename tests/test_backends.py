@@ -1,0 +1,257 @@
+"""Every seed spec on the backend this process runs: build, 2 epochs, save, reload, predict.
+
+The tests marked ``backends`` run in the TensorFlow suite like the others, and
+``make test`` runs them again with ``KERAS_BACKEND=jax`` and ``KERAS_BACKEND=torch``
+(``pytest -m backends``). A spec that trains offline trains through
+:func:`modelspec.train`; the others (no ``train:`` section, or data that is
+downloaded) fit on random data shaped like their inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+
+from modelspec import build_model, load_model, load_spec, predict, train, validate_spec
+from modelspec.data import load_data
+from modelspec.training.inference import _tensor
+
+from .conftest import ROOT, SPECS
+
+BACKEND = keras.backend.backend()
+DOWNLOADED = ("keras",)  # data sources that need the network
+
+
+def _random_inputs(model: keras.Model, rows: int, rng: np.random.Generator) -> dict[str, Any]:
+    arrays = {}
+    for tensor in model.inputs:
+        shape = (rows, *(d or 8 for d in tensor.shape[1:]))
+        if "int" in str(tensor.dtype):
+            arrays[tensor.name] = rng.integers(0, 2, size=shape).astype(tensor.dtype)
+        else:
+            arrays[tensor.name] = rng.random(shape).astype(tensor.dtype)
+    return arrays
+
+
+def _outputs(model: keras.Model, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model called on ``x`` (text as string tensors), as NumPy arrays by output
+    name (the spec's for named outputs, else their position)."""
+    args = [
+        _tensor(x[t.name])
+        if x[t.name].dtype.kind in "OUS"
+        else keras.ops.convert_to_tensor(x[t.name])
+        for t in model.inputs
+    ]
+    values = model(args[0] if len(args) == 1 else args, training=False)
+    if not isinstance(values, dict):
+        values = dict(enumerate(keras.tree.flatten(values)))
+    return {str(k): keras.ops.convert_to_numpy(v) for k, v in values.items()}
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_spec_trains_saves_and_predicts(path: Path, tmp_path: Path) -> None:
+    report = validate_spec(path, backend=BACKEND)
+    strings = any(i.get("dtype") == "string" for i in report_inputs(path))
+    if BACKEND != "tensorflow" and strings:
+        # only TensorFlow has string tensors: validate says so at the input's dtype
+        assert [d.message for d in report.errors] == [
+            f"expected a numeric dtype on the {BACKEND} backend (only TensorFlow has string "
+            "tensors). Received: dtype: string. Run this spec with `--backend tensorflow`, or "
+            "turn the text into numbers before the model."
+        ] * len(report.errors)
+        return
+    assert report.ok, [d.format() for d in report.errors]
+    spec = load_spec(path)
+    if spec.train is not None and spec.train.data.source not in DOWNLOADED:
+        result = train(spec, epochs=2, out_dir=tmp_path, verbose=0, overrides={"export": None})
+        losses = result.history["loss"]
+        assert len(losses) == 2 and all(np.isfinite(losses))
+        assert json.loads((result.run_dir / "run.json").read_text())["backend"] == BACKEND
+        model, saved = result.model, result.run_dir / "model.keras"
+        test = load_data(spec).test
+        assert test is not None
+        x = {t.name: test.x[t.name][:32] for t in model.inputs}
+    else:  # no data here: random inputs and targets, an mse loss
+        model = build_model(spec)
+        model.compile(optimizer="adam", loss="mse")
+        rng = np.random.default_rng(0)
+        x = _random_inputs(model, 4, rng)
+        y = keras.tree.map_structure(
+            lambda o: rng.random(o.shape).astype("float32"), _outputs(model, x)
+        )
+        y = list(y.values()) if all(k.isdigit() for k in y) else y
+        args = list(x.values())
+        losses = model.fit(
+            args[0] if len(args) == 1 else args, y, epochs=2, batch_size=2, verbose=0
+        ).history["loss"]
+        assert len(losses) == 2 and all(np.isfinite(losses))
+        saved = tmp_path / "model.keras"
+        model.save(saved)
+    reloaded = load_model(saved)  # safe mode
+    for a, b in zip(model.weights, reloaded.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    expected = _outputs(model, x)
+    again = _outputs(model, x)
+    if any(not np.array_equal(expected[k], again[k]) for k in expected):
+        return  # a model that samples (the VAE): its weights are compared above
+    predicted = predict(saved, x)  # modelspec's predict, on the file
+    assert len(predicted) == len(expected)
+    by_name = set(predicted) == set(expected)
+    for i, (name, values) in enumerate(predicted.items()):
+        wanted = expected[name] if by_name else expected[str(i)]
+        np.testing.assert_allclose(values, wanted, rtol=1e-5, atol=1e-5)
+
+
+def report_inputs(path: Path) -> list[dict[str, Any]]:
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [i for i in data.get("inputs", []) if isinstance(i, dict)]
+
+
+@pytest.mark.backends
+def test_a_keras_file_loads_on_every_backend(tmp_path: Path) -> None:
+    """A model saved here reloads in a process on each other backend with the same outputs."""
+    spec = ROOT / "specs" / "custom_dense.yaml"
+    model = build_model(spec)
+    x = np.random.default_rng(1).random((4, 64)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.asarray(model.predict(x, verbose=0)))
+    script = (
+        "import sys, numpy as np, keras; from modelspec import load_model; "
+        "d = sys.argv[1]; m = load_model(d + '/m.keras'); "
+        "out = keras.ops.convert_to_numpy(m(np.load(d + '/x.npy'))); "
+        "np.testing.assert_allclose(out, np.load(d + '/y.npy'), rtol=1e-5, atol=1e-6); "
+        "print(keras.backend.backend())"
+    )
+    for other in ("tensorflow", "jax", "torch"):
+        if other == BACKEND:
+            continue
+        env = os.environ | {"KERAS_BACKEND": other, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == other
+
+
+# -- choosing the backend ------------------------------------------------------------------
+JAX_SPEC = """\
+modelspec: 1
+name: on_jax
+backend: jax
+inputs: [{name: x, shape: [4]}]
+layers: [{name: out, type: Dense, units: 2}]
+outputs: [out]
+"""
+
+
+def test_the_flag_wins_over_the_spec_then_the_environment() -> None:
+    from modelspec.backend import choose
+
+    env = {"KERAS_BACKEND": "torch"}
+    assert choose("tensorflow", "jax", environ=env, config=None) == "tensorflow"
+    assert choose(None, "jax", environ=env, config=None) == "jax"
+    assert choose(None, None, environ=env, config=None) == "torch"
+    assert choose(None, None, environ={}, config="jax") == "jax"
+    assert choose(None, None, environ={}, config=None) == "tensorflow"
+
+
+def test_a_bad_keras_backend_variable_is_named() -> None:
+    from modelspec.backend import BackendError, choose
+
+    with pytest.raises(BackendError) as err:
+        choose(None, None, environ={"KERAS_BACKEND": "pytorch"}, config=None)
+    assert str(err.value) == (
+        "KERAS_BACKEND: expected one of tensorflow, jax, torch. Received: 'pytorch'. "
+        "Did you mean 'torch'?"
+    )
+
+
+def test_a_misspelt_backend_flag_is_a_usage_error(write_spec: Any) -> None:
+    from click.testing import CliRunner
+
+    from modelspec.cli import main
+
+    path = write_spec(JAX_SPEC)
+    result = CliRunner().invoke(main, ["build", path, "--backend", "tensorflw"])
+    assert result.exit_code == 2
+    assert (
+        "Error: Invalid value for '--backend': expected one of tensorflow, jax, torch. "
+        "Received: 'tensorflw'. Did you mean 'tensorflow'?"
+    ) in result.output
+
+
+def test_a_backend_that_is_not_installed_gives_the_install_command(
+    write_spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from modelspec import backend as backends
+    from modelspec.cli import main
+
+    monkeypatch.setattr(backends, "running", lambda: None)  # as before Keras is imported
+    monkeypatch.setattr(backends, "installed", lambda name: name != "torch")
+    monkeypatch.setenv("KERAS_BACKEND", BACKEND)  # use() would set it
+    path = write_spec(JAX_SPEC)
+    result = CliRunner().invoke(main, ["train", path, "--backend", "torch"])
+    assert result.exit_code == 2
+    assert (
+        "Error: the torch backend is not installed. Received: no module named 'torch'. "
+        "Install it with `pip install 'modelspec[torch]'`."
+    ) in result.output
+
+
+def test_a_spec_for_another_backend_is_an_error_where_keras_runs_one(write_spec: Any) -> None:
+    from modelspec.errors import SpecError
+
+    other = "torch" if BACKEND == "jax" else "jax"
+    path = write_spec(JAX_SPEC.replace("backend: jax", f"backend: {other}"))
+    assert validate_spec(path).ok  # validate alone builds nothing
+    with pytest.raises(SpecError) as err:
+        build_model(path)
+    assert err.value.diagnostics[0].format() == (
+        f"spec.yaml:3:10: backend: expected the {BACKEND} backend, which Keras in this "
+        "process already runs (Keras picks its backend when it is first imported). "
+        f"Received: backend: {other}. Set KERAS_BACKEND={other} before importing keras or "
+        f"modelspec's training API, or run `modelspec ... --backend {other}`."
+    )
+
+
+def test_validate_checks_for_the_backend_asked(write_spec: Any) -> None:
+    from click.testing import CliRunner
+
+    from modelspec.cli import main
+
+    path = write_spec(
+        """\
+        modelspec: 1
+        name: text
+        inputs: [{name: words, shape: [1], dtype: string}]
+        layers: [{name: ids, type: StringLookup, vocabulary: [a, b]}]
+        outputs: [ids]
+        """
+    )
+    runner = CliRunner()
+    assert runner.invoke(main, ["validate", path, "--backend", "tensorflow"]).exit_code == 0
+    result = runner.invoke(main, ["validate", path, "--backend", "torch"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        "spec.yaml:3:43: inputs[0] (words).dtype: expected a numeric dtype on the torch "
+        "backend (only TensorFlow has string tensors). Received: dtype: string. Run this spec "
+        "with `--backend tensorflow`, or turn the text into numbers before the model."
+    )
