@@ -255,3 +255,21 @@ def test_validate_checks_for_the_backend_asked(write_spec: Any) -> None:
         "backend (only TensorFlow has string tensors). Received: dtype: string. Run this spec "
         "with `--backend tensorflow`, or turn the text into numbers before the model."
     )
+
+
+def test_a_run_resumes_on_the_backend_it_was_trained_on(tmp_path: Path) -> None:
+    from modelspec.cli.common import _declared_backend
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "spec.yaml").write_text(JAX_SPEC.replace("backend: jax", "backend: tensorflow"))
+    assert _declared_backend(str(run)) == "tensorflow"  # a run from before backends: its spec's
+    (run / "run.json").write_text(json.dumps({"backend": "torch"}))
+    assert _declared_backend(str(run)) == "torch"  # what it ran on (--backend included)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(JAX_SPEC)
+    assert _declared_backend(str(spec)) == "jax"
+    assert _declared_backend(str(spec), ["train.epochs=2", "backend=torch"]) == "torch"
+    assert _declared_backend(str(tmp_path / "model.keras")) is None
+    spec.write_text("backend: [not, a, name]\n")
+    assert _declared_backend(str(spec)) is None  # validation reports it

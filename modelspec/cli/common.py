@@ -81,7 +81,8 @@ def _declared_backend(source: str | None, overrides: Iterable[str] = ()) -> str 
     value: object = None
     try:
         if path.is_dir():
-            run = json.loads((path / "run.json").read_text(encoding="utf-8"))
+            meta = path / "run.json"
+            run = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
             value = run.get("backend") if isinstance(run, dict) else None
             path = path / "spec.yaml"
         if value is None and path.suffix.lower() != ".keras" and path.is_file():
