@@ -273,3 +273,18 @@ def test_a_run_resumes_on_the_backend_it_was_trained_on(tmp_path: Path) -> None:
     assert _declared_backend(str(tmp_path / "model.keras")) is None
     spec.write_text("backend: [not, a, name]\n")
     assert _declared_backend(str(spec)) is None  # validation reports it
+
+
+def test_steps_per_execution_is_one_on_torch(write_spec: Any) -> None:
+    path = write_spec(
+        JAX_SPEC.replace("backend: jax\n", "")
+        + "compile: {loss: mse}\n"
+        + "train: {data: {source: sklearn, name: digits}, steps_per_execution: 10}\n"
+    )
+    assert validate_spec(path, backend="jax").ok
+    [error] = validate_spec(path, backend="torch").errors
+    assert error.format() == (
+        "spec.yaml:7:69: train.steps_per_execution: expected steps_per_execution: 1 on the "
+        "torch backend (Keras runs PyTorch one step at a time). Received: "
+        "steps_per_execution: 10. Leave it out, or run on jax or tensorflow."
+    )

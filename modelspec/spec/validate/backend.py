@@ -51,4 +51,13 @@ def check_backend(ctx: Context, given: str | None, *, loading: bool = False) -> 
                     "string tensors). Received: dtype: string. Run this spec with "
                     "`--backend tensorflow`, or turn the text into numbers before the model.",
                 )
+    train = data.get("train")
+    steps = train.get("steps_per_execution") if isinstance(train, dict) else None
+    if name == "torch" and isinstance(steps, int) and not isinstance(steps, bool) and steps > 1:
+        ctx.add(
+            ("train", "steps_per_execution"),
+            "expected steps_per_execution: 1 on the torch backend (Keras runs PyTorch one step "
+            f"at a time). Received: steps_per_execution: {steps}. Leave it out, or run on jax "
+            "or tensorflow.",
+        )
     return name
