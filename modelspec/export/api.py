@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
+from ..backend import export_problem
 from ..console import captured_stderr
 from ..errors import ExportError
 from ..provenance import provenance
@@ -170,6 +172,8 @@ def _export(
     limit = tolerance_for(fmt, tolerance, source.spec)
     record = provenance(source.yaml_text, source.origin, fmt.name)
     notes: list[str] = []
+    # what a failure suggests instead: the formats this backend exports
+    others = [f for f in FORMATS if export_problem(f, keras.backend.backend()) is None]
     with staging(target) as stage:
         staged = stage / target.name
         start = time.perf_counter()
@@ -178,7 +182,7 @@ def _export(
                 fmt.write(model, staged, notes)
                 fmt.stamp(staged, record)
         except Exception as err:
-            raise failure(fmt, "convert", err, source, FORMATS) from err
+            raise failure(fmt, "convert", err, source, others) from err
         seconds = time.perf_counter() - start
         diff, runtime = None, None
         if check:
@@ -186,7 +190,7 @@ def _export(
                 with captured_stderr():
                     received, runtime = RUNNERS[fmt.name](staged, model, arrays)
             except Exception as err:
-                raise failure(fmt, "check", err, source, FORMATS) from err
+                raise failure(fmt, "check", err, source, others) from err
             diff = max_abs_diff(expected, received)
             if not diff <= limit:
                 raise ExportError(
