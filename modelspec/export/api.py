@@ -14,8 +14,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,8 @@ def _export(
         staged = stage / target.name
         start = time.perf_counter()
         try:
-            with captured_stderr():  # converters print MLIR dumps and warnings from C++
+            # converters print MLIR dumps and warnings from C++
+            with captured_stderr(), _constant_weights(model):
                 fmt.write(model, staged, notes)
                 fmt.stamp(staged, record)
         except Exception as err:
@@ -221,6 +223,25 @@ def _export(
         notes=notes,
         provenance=record,
     )
+
+
+@contextlib.contextmanager
+def _constant_weights(model: Any) -> Iterator[None]:
+    """On PyTorch, the model's weights without autograd while an exporter traces
+    it: the tracer cannot make a weight that requires grad a constant, which it
+    does for the weights of some layers inside a block (a repeated block's
+    ``MultiHeadAttention``: ``specs/transformer_classifier.yaml``)."""
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    tensors = [v.value for v in model.variables if getattr(v.value, "requires_grad", False)]
+    for tensor in tensors:
+        tensor.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for tensor in tensors:
+            tensor.requires_grad_(True)
 
 
 def export_all(
