@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from modelspec import validate_spec
+from modelspec import read_provenance, validate_spec
 from modelspec.backend import BACKENDS, EXPORT_BACKENDS
 from modelspec.errors import ExportError
 from modelspec.export import FORMATS, require
@@ -143,6 +143,7 @@ def test_jax_exports_keras_and_saved_model_and_refuses_litert_in_one_line(tmp_pa
         "two_input_dense.keras",
         "two_input_dense_saved_model",
     ]
+    assert read_provenance(tmp_path / "two_input_dense_saved_model")["backend"] == "jax"
 
 
 def test_torch_exports_keras_onnx_and_openvino_and_refuses_saved_model(tmp_path: Path) -> None:
@@ -162,3 +163,4 @@ def test_torch_exports_keras_onnx_and_openvino_and_refuses_saved_model(tmp_path:
         "tiny_attention.onnx",
         "tiny_attention.xml",
     ]
+    assert read_provenance(out / "tiny_attention.onnx")["backend"] == "torch"
