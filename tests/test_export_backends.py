@@ -86,8 +86,9 @@ def test_onnx_on_jax_names_jax2onnx(monkeypatch: pytest.MonkeyPatch) -> None:
     assert require("onnx", "torch").name == "onnx"  # torch.onnx comes with torch
 
 
-#: For PyTorch: two inputs, a custom layer, and a repeated block with attention
-#: (whose weights Keras's torch tracing took for constants that need grad).
+#: For PyTorch: two inputs, a custom layer, a repeated block with attention (whose
+#: weights Keras's torch tracing took for constants that need grad), and named
+#: outputs (which torch.jit.trace refuses: OpenVINO goes through ONNX).
 TORCH_SPEC = """\
 modelspec: 1
 name: tiny_attention
@@ -106,15 +107,15 @@ layers:
   - {name: pool, type: GlobalAveragePooling1D}
   - {name: joint, type: TwoInputDense, units: 4, inputs: [pool, meta]}
   - {name: probs, type: Dense, units: 3, activation: softmax}
-outputs: [probs]
+outputs: {probs: probs, features: joint}
 """
 
 
 def export_on(
     backend: str, spec: Path, formats: str, out: Path
-) -> tuple[int, list[str], list[str]]:
+) -> tuple[int, list[str], list[str], list[str]]:
     """``modelspec export SPEC -f formats`` in a process on ``backend``: the exit code,
-    the formats written, and the error lines."""
+    the formats written, the error lines and the notes."""
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "modelspec", "export", str(spec), "-o", f"{out}/", "-f", formats],
@@ -128,12 +129,13 @@ def export_on(
     # every written artifact passed its check against Keras
     assert all("max abs diff" in line for line in wrote), done.stdout
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
-    return done.returncode, [line.split(":")[0] for line in wrote], errors
+    notes = [line.strip() for line in done.stdout.splitlines() if line.startswith("  note: ")]
+    return done.returncode, [line.split(":")[0] for line in wrote], errors, notes
 
 
 def test_jax_exports_keras_and_saved_model_and_refuses_litert_in_one_line(tmp_path: Path) -> None:
-    code, written, errors = export_on("jax", SPEC, "keras,saved_model,litert", tmp_path)
-    assert (code, written) == (1, ["keras", "saved_model"])
+    code, written, errors, notes = export_on("jax", SPEC, "keras,saved_model,litert", tmp_path)
+    assert (code, written, notes) == (1, ["keras", "saved_model"], [])
     assert errors == [
         "Error: litert export needs the tensorflow backend. Received: the jax backend. "
         "Export with --backend tensorflow: a .keras file or a run directory from any backend "
@@ -150,8 +152,12 @@ def test_torch_exports_keras_onnx_and_openvino_and_refuses_saved_model(tmp_path:
     spec = tmp_path / "spec.yaml"
     spec.write_text(TORCH_SPEC, encoding="utf-8")
     out = tmp_path / "out"
-    code, written, errors = export_on("torch", spec, "keras,saved_model,onnx,openvino", out)
+    code, written, errors, notes = export_on("torch", spec, "keras,saved_model,onnx,openvino", out)
     assert (code, written) == (1, ["keras", "onnx", "openvino"])
+    # torch.jit.trace refuses dict outputs: Keras's ONNX export takes them
+    assert [n.split(" (")[0] for n in notes] == [
+        "note: converted through ONNX: Keras's OpenVINO export failed"
+    ]
     assert errors == [
         "Error: saved_model export needs the tensorflow or jax backend. Received: the torch "
         "backend. Export with --backend tensorflow: a .keras file or a run directory from "

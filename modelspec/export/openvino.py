@@ -1,9 +1,9 @@
 """The OpenVINO format: an ``.xml`` with its ``.bin``, run by the OpenVINO runtime at f32.
 
 Written by Keras's OpenVINO export, through Keras's ONNX export when the
-TensorFlow front end cannot take a graph (and always on JAX, whose jax2tf
-graphs it cannot read); the ``add_loss`` terms that front end exposes as extra
-outputs are dropped. The provenance is in the model's ``rt_info``.
+TensorFlow front end or PyTorch's tracer cannot take a graph (and always on
+JAX, whose jax2tf graphs OpenVINO cannot read); the ``add_loss`` terms that
+front end exposes as extra outputs are dropped. The provenance is in the model's ``rt_info``.
 
 Example:
     >>> from modelspec.export.openvino import OPENVINO
@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,15 +106,19 @@ def write(model: keras.Model, path: Path, notes: list[str]) -> None:
     try:
         model.export(str(path), format="openvino", verbose=False)
     except Exception as err:
-        if type(err).__name__ != "OpConversionFailure" or ONNX.missing(backend):
-            raise
         # OpenVINO's ONNX front end takes graphs its TensorFlow front end cannot
-        # (recurrent layers' TensorList loops): go through Keras's ONNX export
+        # (recurrent layers' TensorList loops), and on PyTorch Keras's ONNX export
+        # takes models its torch.jit.trace cannot (dict outputs): go through ONNX
+        convert = type(err).__name__ == "OpConversionFailure"
+        if not (convert or backend == "torch") or ONNX.missing(backend):
+            raise
         try:
             _through_onnx(model, path)
         except Exception:
             raise err from None
-        notes.append(f"converted through ONNX: the TensorFlow front end failed ({op_list(err)})")
+        route = "the TensorFlow front end" if convert else "Keras's OpenVINO export"
+        reason = textwrap.shorten(op_list(err), 100, placeholder="...")
+        notes.append(f"converted through ONNX: {route} failed ({reason})")
         return
     if _drop_side_outputs(path, len(model.outputs)):
         notes.append("dropped the add_loss terms OpenVINO's converter exposed as extra outputs")
