@@ -36,8 +36,8 @@ _MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 #: exporters (``model.save``, ``model.export``), as measured with Keras 3.15:
 #: a SavedModel from JAX goes through jax2tf, ONNX from JAX needs ``jax2onnx``
 #: (and OpenVINO from JAX goes through that ONNX); from PyTorch, Keras's
-#: SavedModel needs ``torch_xla`` and its LiteRT ``litert-torch``, neither of
-#: which installs beside modelspec's torch. A ``.keras`` file loads on any backend.
+#: SavedModel needs ``torch_xla`` (no wheel for modelspec's torch) and its LiteRT
+#: ``litert-torch`` (it would downgrade pydantic). A ``.keras`` file loads on any backend.
 EXPORT_BACKENDS: dict[str, tuple[str, ...]] = {
     "keras": BACKENDS,
     "saved_model": ("tensorflow", "jax"),
