@@ -32,6 +32,39 @@ DEFAULT = "tensorflow"
 #: The module each backend imports (what must be installed).
 _MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
+#: The backends each export format can be written from, through Keras's own
+#: exporters (``model.save``, ``model.export``), as measured with Keras 3.15:
+#: a SavedModel from JAX goes through jax2tf, ONNX from JAX needs ``jax2onnx``
+#: (and OpenVINO from JAX goes through that ONNX); from PyTorch, Keras's
+#: SavedModel needs ``torch_xla`` (no wheel for modelspec's torch) and its LiteRT
+#: ``litert-torch`` (it would downgrade pydantic). A ``.keras`` file loads on any backend.
+EXPORT_BACKENDS: dict[str, tuple[str, ...]] = {
+    "keras": BACKENDS,
+    "saved_model": ("tensorflow", "jax"),
+    "litert": ("tensorflow",),
+    "onnx": BACKENDS,
+    "openvino": BACKENDS,
+}
+
+
+def export_problem(fmt: str, name: str) -> str | None:
+    """Why format ``fmt`` cannot be exported from backend ``name`` (one line), or ``None``.
+
+    Example:
+        >>> export_problem("onnx", "jax") is None
+        True
+        >>> print(export_problem("litert", "jax"))  # doctest: +ELLIPSIS
+        litert export needs the tensorflow backend. Received: the jax backend. Export with ...
+    """
+    able = EXPORT_BACKENDS.get(fmt, BACKENDS)
+    if name in able:
+        return None
+    return (
+        f"{fmt} export needs the {' or '.join(able)} backend. Received: the {name} backend. "
+        f"Export with --backend {able[0]}: a .keras file or a run directory from any "
+        "backend loads there."
+    )
+
 
 class BackendError(ModelSpecError):
     """A backend that is unknown, not installed, or not the one Keras already runs."""

@@ -48,6 +48,7 @@ def provenance(source_text: str | None, origin: str, fmt: str) -> dict[str, Any]
         "spec": source_text,
         "modelspec_version": __version__,
         "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
         "tensorflow_version": tf_version(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

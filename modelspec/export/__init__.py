@@ -7,10 +7,12 @@ to its target, reloaded in its own runtime (Keras with ``safe_mode``, a fresh
 runtime at f32 precision), run on sample inputs and compared with the Keras
 model. Only an artifact within tolerance is renamed onto its target; otherwise
 nothing is left there and :class:`~modelspec.errors.ExportError` says by how much
-it missed. A format that cannot take a layer fails with the layer's spec line.
+it missed. A format that cannot take a layer fails with the layer's spec line;
+one that Keras cannot export from the backend it runs on
+(:data:`modelspec.backend.EXPORT_BACKENDS`) fails at once, in one line.
 
 Each artifact carries its provenance (the spec's YAML text, its sha256, the
-modelspec, Keras and TensorFlow versions): in ``assets.extra/`` of a SavedModel,
+modelspec, Keras and TensorFlow versions, the backend): in ``assets.extra/`` of a SavedModel,
 in ONNX ``metadata_props``, in OpenVINO ``rt_info``, in the ``.tflite``
 flatbuffer's metadata and inside the ``.keras`` zip. :func:`read_provenance`
 reads it back.

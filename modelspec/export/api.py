@@ -14,14 +14,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
+from ..backend import export_problem
 from ..console import captured_stderr
 from ..errors import ExportError
 from ..provenance import provenance
@@ -170,15 +173,18 @@ def _export(
     limit = tolerance_for(fmt, tolerance, source.spec)
     record = provenance(source.yaml_text, source.origin, fmt.name)
     notes: list[str] = []
+    # what a failure suggests instead: the formats this backend exports
+    others = [f for f in FORMATS if export_problem(f, keras.backend.backend()) is None]
     with staging(target) as stage:
         staged = stage / target.name
         start = time.perf_counter()
         try:
-            with captured_stderr():  # converters print MLIR dumps and warnings from C++
+            # converters print MLIR dumps and warnings from C++
+            with captured_stderr(), _constant_weights(model):
                 fmt.write(model, staged, notes)
                 fmt.stamp(staged, record)
         except Exception as err:
-            raise failure(fmt, "convert", err, source, FORMATS) from err
+            raise failure(fmt, "convert", err, source, others) from err
         seconds = time.perf_counter() - start
         diff, runtime = None, None
         if check:
@@ -186,7 +192,7 @@ def _export(
                 with captured_stderr():
                     received, runtime = RUNNERS[fmt.name](staged, model, arrays)
             except Exception as err:
-                raise failure(fmt, "check", err, source, FORMATS) from err
+                raise failure(fmt, "check", err, source, others) from err
             diff = max_abs_diff(expected, received)
             if not diff <= limit:
                 raise ExportError(
@@ -217,6 +223,25 @@ def _export(
         notes=notes,
         provenance=record,
     )
+
+
+@contextlib.contextmanager
+def _constant_weights(model: Any) -> Iterator[None]:
+    """On PyTorch, the model's weights without autograd while an exporter traces
+    it: the tracer cannot make a weight that requires grad a constant, which it
+    does for the weights of some layers inside a block (a repeated block's
+    ``MultiHeadAttention``: ``specs/transformer_classifier.yaml``)."""
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    tensors = [v.value for v in model.variables if getattr(v.value, "requires_grad", False)]
+    for tensor in tensors:
+        tensor.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for tensor in tensors:
+            tensor.requires_grad_(True)
 
 
 def export_all(

@@ -32,6 +32,11 @@ Stamper: TypeAlias = Callable[[Path, dict[str, Any]], None]
 Reader: TypeAlias = Callable[[Path], dict[str, Any]]
 
 
+#: Modules Keras's exporters need on some backend that no modelspec extra
+#: installs, with their pip names.
+PIP_NAMES = {"jax2onnx": "jax2onnx"}
+
+
 @dataclass(frozen=True)
 class Format:
     """One export format.
@@ -43,6 +48,8 @@ class Format:
         extra: The pip extra holding its converter/runtime, if any.
         modules: The modules that extra provides (checked before exporting).
         runtime: What the check reloads the artifact with.
+        backend_modules: More modules Keras's exporter needs on a backend
+            (``{"jax": ("jax2onnx",)}``).
         write: Writes the artifact with Keras's own exporter.
         run: Reloads the artifact in ``runtime`` and runs it.
         stamp: Writes the provenance record into the artifact.
@@ -56,6 +63,9 @@ class Format:
     extra: str | None = None
     modules: tuple[str, ...] = ()
     runtime: str = ""
+    backend_modules: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, kw_only=True, compare=False
+    )
     write: Writer = field(kw_only=True, repr=False, compare=False)
     run: Runner = field(kw_only=True, repr=False, compare=False)
     stamp: Stamper = field(kw_only=True, repr=False, compare=False)
@@ -65,6 +75,20 @@ class Format:
         """The artifact's file name for a model called ``stem``."""
         return f"{stem}_saved_model" if self.name == "saved_model" else stem + self.suffix
 
-    def missing(self) -> list[str]:
-        """Those of :attr:`modules` that are not installed."""
-        return [m for m in self.modules if importlib.util.find_spec(m) is None]
+    def missing(self, backend: str | None = None) -> list[str]:
+        """Those of :attr:`modules` (and ``backend``'s :attr:`backend_modules`)
+        that are not installed."""
+        needed = (*self.modules, *self.backend_modules.get(backend or "", ()))
+        return [m for m in needed if importlib.util.find_spec(m) is None]
+
+    def install(self, missing: list[str]) -> str:
+        """The pip command that installs ``missing`` modules.
+
+        Example:
+            >>> from modelspec.export.onnx import ONNX
+            >>> ONNX.install(["onnxruntime", "jax2onnx"])
+            "pip install 'modelspec[onnx]' jax2onnx"
+        """
+        outside = [PIP_NAMES[m] for m in missing if m in PIP_NAMES]
+        inside = [f"'modelspec[{self.extra}]'"] if len(outside) < len(missing) else []
+        return "pip install " + " ".join(inside + outside)

@@ -14,6 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import keras
+
+from ..backend import export_problem
 from ..errors import ExportError, did_you_mean
 from ..spec.schema import EXPORT_FORMATS
 from .format import Format, Runner
@@ -31,22 +34,38 @@ assert tuple(FORMATS) == EXPORT_FORMATS
 RUNNERS: dict[str, Runner] = {name: f.run for name, f in FORMATS.items()}
 
 
-def require(fmt: str) -> Format:
-    """The :class:`Format` called ``fmt``, its optional packages checked.
+def require(fmt: str, backend: str | None = None) -> Format:
+    """The :class:`Format` called ``fmt``, checked against the backend Keras runs
+    on and its optional packages.
+
+    Args:
+        fmt: The format's name.
+        backend: The backend to check (default: the one Keras runs on).
 
     Raises:
-        ExportError: Unknown format, or its runtime is not installed (the
-            message gives the exact pip command).
+        ExportError: Unknown format, a backend Keras cannot export it from (one
+            line naming the backends that can), or its packages are not
+            installed (the message gives the exact pip command).
+
+    Example:
+        >>> require("litert", "jax")
+        Traceback (most recent call last):
+        ...
+        modelspec.errors.ExportError: litert export needs the tensorflow backend. Received: ...
     """
     if fmt not in FORMATS:
         hint = did_you_mean(fmt, FORMATS) or f" Known: {', '.join(FORMATS)}."
         raise ExportError(f"unknown export format '{fmt}'.{hint}")
     spec = FORMATS[fmt]
-    missing = spec.missing()
+    backend = backend or keras.backend.backend()
+    problem = export_problem(fmt, backend)
+    if problem:
+        raise ExportError(problem)
+    missing = spec.missing(backend)
     if missing:
+        on = f" on {backend}" if set(missing) & set(spec.backend_modules.get(backend, ())) else ""
         raise ExportError(
-            f"{fmt} export needs {', '.join(missing)}, not installed: "
-            f"pip install 'modelspec[{spec.extra}]'"
+            f"{fmt} export{on} needs {', '.join(missing)}, not installed: {spec.install(missing)}"
         )
     return spec
 

@@ -1,12 +1,15 @@
-"""The ONNX format: Keras's ONNX export (tf2onnx), run by onnxruntime.
+"""The ONNX format: Keras's ONNX export, run by onnxruntime.
+
+Keras converts with tf2onnx on TensorFlow, jax2onnx on JAX and ``torch.onnx``
+on PyTorch.
 
 The provenance is in the model's ``metadata_props``, one ``modelspec.<key>``
 entry per field.
 
 Example:
     >>> from modelspec.export.onnx import ONNX
-    >>> ONNX.extra, ONNX.modules
-    ('onnx', ('tf2onnx', 'onnx', 'onnxruntime'))
+    >>> ONNX.extra, ONNX.modules, ONNX.backend_modules["jax"]
+    ('onnx', ('onnx', 'onnxruntime'), ('jax2onnx',))
 """
 
 from __future__ import annotations
@@ -71,8 +74,9 @@ ONNX = Format(
     ".onnx",
     1e-4,
     "onnx",
-    ("tf2onnx", "onnx", "onnxruntime"),
+    ("onnx", "onnxruntime"),
     "onnxruntime",
+    backend_modules={"tensorflow": ("tf2onnx",), "jax": ("jax2onnx",)},
     write=write,
     run=run,
     stamp=stamp,

@@ -1,8 +1,9 @@
 """The OpenVINO format: an ``.xml`` with its ``.bin``, run by the OpenVINO runtime at f32.
 
-Written by Keras's OpenVINO export, through ONNX when the TensorFlow front end
-cannot take a graph; the ``add_loss`` terms that front end exposes as extra
-outputs are dropped. The provenance is in the model's ``rt_info``.
+Written by Keras's OpenVINO export, through Keras's ONNX export when the
+TensorFlow front end or PyTorch's tracer cannot take a graph (and always on
+JAX, whose jax2tf graphs OpenVINO cannot read); the ``add_loss`` terms that
+front end exposes as extra outputs are dropped. The provenance is in the model's ``rt_info``.
 
 Example:
     >>> from modelspec.export.openvino import OPENVINO
@@ -13,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,27 +81,44 @@ def _drop_side_outputs(path: Path, count: int) -> bool:
     return _rewrite_openvino(path, drop)
 
 
+def _through_onnx(model: keras.Model, path: Path) -> None:
+    """Write ``model`` with Keras's ONNX export, and convert that with OpenVINO's ONNX front end."""
+    import openvino as ov
+
+    onnx_path = path.with_suffix(".via.onnx")
+    try:
+        ONNX.write(model, onnx_path, [])
+        ov_model = ov.convert_model(str(onnx_path))
+    finally:
+        onnx_path.unlink(missing_ok=True)
+    _save_openvino(ov_model, path)
+
+
 def write(model: keras.Model, path: Path, notes: list[str]) -> None:
     """Write ``model`` as OpenVINO's ``.xml`` and ``.bin`` at ``path``."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        # Keras's OpenVINO export reads JAX through jax2tf, whose XlaCallModule
+        # op OpenVINO's TensorFlow front end has no rule for: ONNX (jax2onnx) it reads
+        _through_onnx(model, path)
+        notes.append("converted through ONNX (jax2onnx): OpenVINO cannot read jax2tf's graphs")
+        return
     try:
         model.export(str(path), format="openvino", verbose=False)
     except Exception as err:
-        if type(err).__name__ != "OpConversionFailure" or ONNX.missing():
-            raise
         # OpenVINO's ONNX front end takes graphs its TensorFlow front end cannot
-        # (recurrent layers' TensorList loops): go through Keras's ONNX export
-        import openvino as ov
-
-        onnx_path = path.with_suffix(".via.onnx")
+        # (recurrent layers' TensorList loops), and on PyTorch Keras's ONNX export
+        # takes models its torch.jit.trace cannot (dict outputs): go through ONNX
+        convert = type(err).__name__ == "OpConversionFailure"
+        if not (convert or backend == "torch") or ONNX.missing(backend):
+            raise
         try:
-            ONNX.write(model, onnx_path, [])
-            ov_model = ov.convert_model(str(onnx_path))
+            _through_onnx(model, path)
         except Exception:
             raise err from None
-        finally:
-            onnx_path.unlink(missing_ok=True)
-        _save_openvino(ov_model, path)
-        notes.append(f"converted through ONNX: the TensorFlow front end failed ({op_list(err)})")
+        route = "the TensorFlow front end" if convert else "Keras's OpenVINO export"
+        reason = textwrap.shorten(op_list(err), 100, placeholder="...")
+        notes.append(f"converted through ONNX: {route} failed ({reason})")
         return
     if _drop_side_outputs(path, len(model.outputs)):
         notes.append("dropped the add_loss terms OpenVINO's converter exposed as extra outputs")
@@ -150,6 +169,7 @@ OPENVINO = Format(
     "openvino",
     ("openvino",),
     "openvino",
+    backend_modules={"jax": ("jax2onnx",)},
     write=write,
     run=run,
     stamp=stamp,

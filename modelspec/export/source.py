@@ -97,7 +97,7 @@ def flat(values: Any) -> list[np.ndarray]:
     """Outputs as NumPy arrays: the backend's tensors (a torch tensor that requires
     grad included) through Keras, a runtime's arrays as they are."""
     return [
-        keras.ops.convert_to_numpy(v) if keras.backend.is_tensor(v) else np.asarray(v)
+        keras.ops.convert_to_numpy(v) if keras.ops.is_tensor(v) else np.asarray(v)
         for v in keras.tree.flatten(values)
     ]
 

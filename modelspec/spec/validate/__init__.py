@@ -3,7 +3,8 @@
 Each section has its module, run in this order on a :class:`~.context.Context`:
 :mod:`.structure` (pydantic: keys and types; ``imports:``), :mod:`.wiring` (node
 types and arguments, through :mod:`.arguments`, then the graph),
-:mod:`.compile` and :mod:`.train`. Each problem becomes a
+:mod:`.compile`, :mod:`.train` and :mod:`.export` (formats the spec's backend
+cannot export). Each problem becomes a
 :class:`~modelspec.errors.Diagnostic` located in the spec's source. For a spec
 whose layers are all built in, nothing here imports Keras or TensorFlow.
 
@@ -36,6 +37,7 @@ from ..schema import ModelSpec
 from .backend import check_backend
 from .compile import check_compile
 from .context import Context
+from .export import check_export
 from .structure import check_imports, check_structure
 from .train import check_train
 from .trainable import check_trainable
@@ -128,6 +130,7 @@ def _check(
     check_compile(ctx)
     check_train(ctx)
     check_trainable(ctx)
+    check_export(ctx)
     # a value whose expression failed is still its text: its other problems would echo that
     failed = [d.path for d in expansion]
     found = expansion + [
