@@ -7,10 +7,12 @@ that exports several formats of a small multi-input model with a custom layer.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +172,44 @@ def test_torch_exports_keras_onnx_and_openvino_and_refuses_saved_model(tmp_path:
         "tiny_attention.xml",
     ]
     assert read_provenance(out / "tiny_attention.onnx")["backend"] == "torch"
+
+
+def test_a_format_only_the_chosen_backend_cannot_export_is_skipped_with_a_note(
+    write_spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec names no backend; the one chosen outside it (here TensorFlow, made unable
+    to export LiteRT) warns in validate, and train and `export -f all` skip it."""
+    from click.testing import CliRunner
+
+    from modelspec import backend as backends
+    from modelspec.cli import main
+
+    from .conftest import SMALL
+
+    monkeypatch.setitem(backends.EXPORT_BACKENDS, "litert", ("torch",))
+    path = write_spec(
+        SMALL.replace("epochs: 3", "epochs: 1") + "export: {formats: [keras, litert]}\n"
+    )
+    [warning] = validate_spec(path).warnings
+    assert warning.format() == (
+        "spec.yaml:21:27: warning: export.formats[1]: litert export needs the torch backend; "
+        "this spec runs on tensorflow, so `train` will skip it. Export the trained run with "
+        "`modelspec export RUN_DIR -f litert --backend torch`."
+    )
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", path, "--out", "runs"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "litert: skipped, litert export needs the torch backend. Received: the tensorflow "
+        "backend. Export with --backend torch: a .keras file or a run directory from any "
+        "backend loads there."
+    ) in result.output
+    [run] = Path("runs").iterdir()
+    assert sorted(p.name for p in (run / "export").iterdir()) == ["small.keras"]
+    assert "skipped" in json.loads((run / "run.json").read_text())["exports"]["litert"]
+    result = runner.invoke(main, ["export", str(run), "-f", "all", "--no-check", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    assert "litert: skipped, litert export needs the torch backend." in result.output
+    assert not list(Path("out").glob("*.tflite"))
+    result = runner.invoke(main, ["export", str(run), "-f", "litert", "-o", "out"])
+    assert result.exit_code == 1  # asked for by name: an error

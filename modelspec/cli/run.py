@@ -142,6 +142,8 @@ def train(
     click.echo(f"files: {' '.join(f for f in files if not f.startswith('.'))}")
     for exported in result.exports:
         click.echo(exported.summary())
+    for fmt, why in result.export_skipped:
+        click.echo(f"{fmt}: skipped, {why}")
     for _, error in result.export_errors:
         click.echo(f"Error: {error}", err=True)
     if result.export_errors:
@@ -324,6 +326,8 @@ def export(
 ) -> None:
     """Export SOURCE (a spec, a .keras file or a run directory) and check each artifact.
 
+    `-f all` exports every format the backend can (the others are named, skipped).
+
     Each artifact is reloaded in its own runtime (Keras, TensorFlow, LiteRT,
     onnxruntime, OpenVINO), run on sample inputs (the spec's data, else random)
     and compared with the Keras model; the max abs difference is printed. An
@@ -332,7 +336,17 @@ def export(
     chosen = _export_formats(formats)
     path = Path(source)
     _start_keras(backend, spec or source)
+    import keras
+
+    from ..backend import export_problem
     from ..export import FORMATS, export_all, export_model
+
+    skipped: list[tuple[str, str]] = []
+    if any(v.strip() == "all" for value in formats for v in value.split(",")):
+        # all: what this backend can export; the others are named, not errors
+        problems = {f: export_problem(f, keras.backend.backend()) for f in chosen}
+        skipped = [(f, p) for f, p in problems.items() if p is not None]
+        chosen = [f for f, p in problems.items() if p is None]
 
     try:
         if not chosen:  # the spec's export section
@@ -388,6 +402,8 @@ def export(
         _fail(err)
     for result in results:
         click.echo(result.summary())
+    for fmt, why in skipped:
+        click.echo(f"{fmt}: skipped, {why}")
     for _, error in failures:
         click.echo(f"Error: {error}", err=True)
     if failures:

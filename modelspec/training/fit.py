@@ -86,6 +86,8 @@ class TrainResult:
             (in ``run_dir/export/``).
         export_errors: ``(format, error)`` for each export that failed; the
             run itself is complete.
+        export_skipped: ``(format, why)`` for each format of ``export:`` the
+            backend cannot export (``--backend`` chose another than the spec's).
         already_done: The run being resumed had finished: nothing was trained.
         epochs: The epochs the run was to train (``train.epochs`` or ``--epochs``).
         stopped_early: Why a callback ended the run before them (early
@@ -107,6 +109,7 @@ class TrainResult:
     epochs: int = 0
     stopped_early: str | None = None
     stages: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
+    export_skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     monitor: str = "val_loss"
     monitor_mode: str = "min"
 
@@ -478,13 +481,17 @@ def _export_run(
 ) -> None:
     """The spec's ``export:`` formats, from the run directory's model.keras (so
     the saved model is what gets exported and checked), into ``export/``."""
+    from ..backend import export_problem
     from ..export import export_all
 
     assert spec.export is not None
     run_dir = result.run_dir
+    # what this backend cannot export was a warning of validate's: skipped, with a note
+    problems = {f: export_problem(f, keras.backend.backend()) for f in spec.export.formats}
+    result.export_skipped = [(f, p) for f, p in problems.items() if p is not None]
     result.exports, result.export_errors = export_all(
         run_dir,
-        spec.export.formats,
+        [f for f, p in problems.items() if p is None],
         run_dir / "export",
         check=spec.export.check,
         plugins=plugins,
@@ -495,6 +502,7 @@ def _export_run(
         for r in result.exports
     }
     meta["exports"] |= {f: {"error": str(e)} for f, e in result.export_errors}
+    meta["exports"] |= {f: {"skipped": p} for f, p in result.export_skipped}
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
 
 

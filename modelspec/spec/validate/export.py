@@ -18,19 +18,34 @@ from .context import Context, as_list
 
 
 def check_export(ctx: Context) -> None:
-    """Each of ``export.formats`` can be exported from the spec's ``backend:``
-    (what ``modelspec train`` exports at the end of a run on it)."""
-    backend = ctx.data.get("backend")
+    """Each of ``export.formats`` can be exported from the backend the spec runs on
+    (what ``modelspec train`` exports at the end of a run on it).
+
+    A format the spec's own ``backend:`` cannot export is an error; one that only the
+    backend chosen from outside (``--backend``, ``KERAS_BACKEND``) cannot is a warning:
+    ``train`` skips it and says so."""
+    declared = ctx.data.get("backend")
+    backend = declared if declared in BACKENDS else ctx.backend
     section = ctx.data.get("export")
-    if backend not in BACKENDS or not isinstance(section, dict):
+    if not isinstance(section, dict):
         return
     for i, fmt in enumerate(as_list(section.get("formats"))):
         able = EXPORT_BACKENDS.get(fmt) if isinstance(fmt, str) else None
-        if able is not None and backend not in able:
+        if able is None or backend in able:
+            continue
+        if declared == backend:
             ctx.add(
                 ("export", "formats", i),
                 f"{fmt} export needs the {' or '.join(able)} backend. Received: backend: "
                 f"{backend}. Drop {fmt} here and export the trained run with `modelspec "
                 f"export RUN_DIR -f {fmt} --backend {able[0]}` (its .keras file loads on "
                 "any backend).",
+            )
+        else:
+            ctx.add(
+                ("export", "formats", i),
+                f"{fmt} export needs the {' or '.join(able)} backend; this spec runs on "
+                f"{backend}, so `train` will skip it. Export the trained run with `modelspec "
+                f"export RUN_DIR -f {fmt} --backend {able[0]}`.",
+                warning=True,
             )
