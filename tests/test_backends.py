@@ -291,3 +291,45 @@ def test_steps_per_execution_is_one_on_torch(write_spec: Any) -> None:
         "torch backend (Keras runs PyTorch one step at a time). Received: "
         "steps_per_execution: 10. Leave it out, or run on jax or tensorflow."
     )
+
+
+@pytest.mark.backends
+def test_a_killed_run_resumes_on_this_backend(write_spec: Any, tmp_path: Path) -> None:
+    """SIGKILL after an epoch is committed, then `--resume` (a new process on the run's
+    backend) trains the remaining epochs only."""
+    import signal
+    import time
+
+    from .conftest import SMALL
+
+    spec = write_spec(
+        SMALL.replace("epochs: 3", "epochs: 5")
+        .replace("batch_size: 64", "batch_size: 16")
+        .replace("verbose: 0", "verbose: 2")
+    )
+    out = tmp_path / "runs"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "modelspec", "train", spec, "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline, run_dir = time.monotonic() + 240, None
+    while time.monotonic() < deadline and run_dir is None:
+        state = list(out.glob("small-*/backup/state.json"))
+        if state and json.loads(state[0].read_text()).get("epoch", 0) >= 2:
+            run_dir = state[0].parent.parent
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.05)
+    assert run_dir is not None, "training never committed its second epoch"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len((run_dir / "history.csv").read_text().splitlines()) - 1
+    assert 2 <= done < 5
+    resumed = subprocess.run(
+        [sys.executable, "-m", "modelspec", "train", "--resume", str(run_dir)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"(Keras {keras.__version__} on {BACKEND})" in resumed.stdout
+    epochs = [line.split()[1] for line in resumed.stdout.splitlines() if line.startswith("Epoch ")]
+    assert epochs == [f"{e}/5" for e in range(done + 1, 6)]
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 1 + 5
+    assert json.loads((run_dir / "run.json").read_text())["backend"] == BACKEND

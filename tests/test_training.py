@@ -69,6 +69,7 @@ def test_train_writes_a_complete_run_directory(
                                result.model.predict(x, verbose=0), atol=1e-6)  # fmt: skip
 
 
+@pytest.mark.backends  # make test runs it on JAX and PyTorch too
 def test_evaluate_and_predict_a_run(write_spec: Callable[..., str], tmp_path: Path) -> None:
     spec = write_spec(SMALL)
     result = train(spec, out_dir=tmp_path / "runs")
