@@ -330,6 +330,22 @@ class StageSpec(_Strict):
     trainable: TrainableSpec | None = None
 
 
+#: What ``train.distribute`` can ask for: one process as today, or data parallelism.
+DistributeType = Literal["none", "data_parallel"]
+
+
+class DistributeSpec(_Strict):
+    """``train.distribute`` as a mapping (``{type: data_parallel}``).
+
+    Attributes:
+        type: ``data_parallel``: every local device (JAX's ``DataParallel``,
+            TensorFlow's ``MirroredStrategy``), and on JAX every process of a
+            ``--workers``/``--coordinator`` run; ``none``: one device, one process.
+    """
+
+    type: DistributeType
+
+
 class TrainSpec(_Strict):
     """How ``modelspec train`` fits the model (``model.fit`` and ``compile`` knobs).
 
@@ -350,6 +366,9 @@ class TrainSpec(_Strict):
         stages: Phases trained one after the other (fine-tuning); the run's epochs
             are their sum unless ``epochs`` is given (then the last stage is
             lengthened, or the run stops after ``epochs``).
+        distribute: ``data_parallel`` (or ``{type: data_parallel}``) trains on
+            every local device, and on JAX over the processes of a ``--workers``
+            or ``--coordinator`` run; ``none`` (the default): one device.
     """
 
     data: DataSpec
@@ -364,6 +383,15 @@ class TrainSpec(_Strict):
     verbose: Literal[0, 1, 2] | None = None
     trainable: TrainableSpec | None = None
     stages: Annotated[list[StageSpec], Field(min_length=1)] | None = None
+    distribute: DistributeType | DistributeSpec | None = None
+
+    @property
+    def distribute_type(self) -> str:
+        """``data_parallel`` or ``none``, whichever form ``distribute`` was given in."""
+        value = self.distribute
+        if isinstance(value, DistributeSpec):
+            return value.type
+        return value or "none"
 
     @property
     def total_epochs(self) -> int:

@@ -73,6 +73,7 @@ FIELD_HINTS = {
     "validation": "a fraction: at least 0 and below 1",
     "test": "a fraction: at least 0 and below 1",
     "jit_compile": "true, false or auto",
+    "distribute": "data_parallel, none, or {type: data_parallel}",
     "verbose": "0 (silent), 1 (progress bar) or 2 (a line per epoch)",
     "formats": "formats from " + ", ".join(EXPORT_FORMATS),
     "tolerance": "a number at least 0, or a mapping {format: number}",

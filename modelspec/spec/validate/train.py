@@ -65,6 +65,21 @@ def check_train(ctx: Context) -> None:
     if isinstance(data, dict):
         _train_data(ctx, data)
     _monitors(ctx, section)
+    _distribute(ctx, section)
+
+
+def _distribute(ctx: Context, section: dict[str, Any]) -> None:
+    """``train.distribute`` needs a backend with a distribution API: not PyTorch."""
+    value = section.get("distribute")
+    kind = value.get("type") if isinstance(value, dict) else value
+    if kind == "data_parallel" and ctx.data.get("backend") == "torch":
+        ctx.add(
+            ("train", "distribute"),
+            "expected the jax or tensorflow backend for data_parallel. Received: "
+            "backend: torch (modelspec distributes training through Keras's "
+            "distribution API, which PyTorch lacks). Use `backend: jax` (devices, "
+            "processes and hosts) or `backend: tensorflow` (the devices of one process).",
+        )
 
 
 def _monitors(ctx: Context, section: dict[str, Any]) -> None:
