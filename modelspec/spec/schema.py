@@ -346,6 +346,15 @@ class DistributeSpec(_Strict):
     type: DistributeType
 
 
+#: Pydantic's name for the mapping form of ``train.distribute`` in an error's location.
+DISTRIBUTE_MAPPING = "distribute-mapping"
+#: ``distribute: data_parallel`` or ``distribute: {type: ...}``: a mapping is checked as one.
+DistributeField = Annotated[
+    Annotated[DistributeType, Tag("name")] | Annotated[DistributeSpec, Tag(DISTRIBUTE_MAPPING)],
+    Discriminator(lambda v: DISTRIBUTE_MAPPING if isinstance(v, dict | DistributeSpec) else "name"),
+]
+
+
 class TrainSpec(_Strict):
     """How ``modelspec train`` fits the model (``model.fit`` and ``compile`` knobs).
 
@@ -383,7 +392,7 @@ class TrainSpec(_Strict):
     verbose: Literal[0, 1, 2] | None = None
     trainable: TrainableSpec | None = None
     stages: Annotated[list[StageSpec], Field(min_length=1)] | None = None
-    distribute: DistributeType | DistributeSpec | None = None
+    distribute: DistributeField | None = None
 
     @property
     def distribute_type(self) -> str:

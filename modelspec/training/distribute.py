@@ -119,6 +119,8 @@ def initialize(
     where = coordinator or "the address found in the environment"
     if coordinator is not None and process_id:  # JAX aborts the process when it cannot join
         _reach(coordinator, process_id, wait)
+    elif coordinator is not None and process_id == 0:
+        _port_free(coordinator)
     try:
         jax.distributed.initialize(
             coordinator_address=coordinator,
@@ -160,6 +162,27 @@ def _reach(coordinator: str, process_id: int, wait: float) -> None:
                     "the port is open to this host."
                 ) from None
             time.sleep(0.5)
+
+
+def _port_free(coordinator: str) -> None:
+    """Process 0's port can be listened on (JAX may crash on a port in use)."""
+    import errno
+    import socket
+
+    port = int(coordinator.rpartition(":")[2])
+    for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        try:
+            with socket.socket(family) as sock:
+                sock.bind((host, port))
+            return
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise RunError(
+                    f"process 0 could not listen as the coordinator at {coordinator}: the "
+                    f"port is in use. Received: {err.strerror}. Choose a free port for "
+                    "--coordinator (the same on every process)."
+                ) from None
+            continue  # no IPv6 here: try IPv4
 
 
 def writer() -> bool:
