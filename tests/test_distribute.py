@@ -201,6 +201,19 @@ def test_bad_cluster_flags(
     assert (code, out.splitlines()[-1]) == (2, message)
 
 
+def test_data_parallel_on_tensorflow_trains_in_a_mirrored_strategy(
+    write_spec: Callable[..., str], tmp_path: Path
+) -> None:
+    import tensorflow as tf
+
+    from modelspec.training import train
+
+    path = write_spec(SPEC.format(backend="", value="data_parallel"))
+    result = train(path, overrides=["train.epochs=1", "train.verbose=0"], out_dir=tmp_path)
+    assert isinstance(result.model.distribute_strategy, tf.distribute.MirroredStrategy)
+    assert result.metrics["loss"] > 0
+
+
 def test_died_says_how() -> None:
     assert died("worker 1", -9) == "worker 1 was killed by SIGKILL"
     assert died("worker 0", 2) == "worker 0 exited with code 2"
@@ -210,9 +223,8 @@ def test_died_says_how() -> None:
 
 
 def jax_env_vars(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), **extra)
-    env.pop("XLA_FLAGS", None)
-    return env
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    return env | {"KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)} | extra
 
 
 def modelspec(*args: str, **extra: str) -> subprocess.Popen[str]:
@@ -231,27 +243,28 @@ def test_coordinator_port_taken_or_unreachable_is_one_line(tmp_path: Path) -> No
     taken.listen()
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    in_use, refused = taken.getsockname()[1], closed.getsockname()[1]
     flags = ["--num-processes", "2", *SETS, "--out", str(tmp_path)]
     start = time.monotonic()
     with taken, closed:
         listen = modelspec(
-            "train", ANTI, "--coordinator", f"127.0.0.1:{taken.getsockname()[1]}",
+            "train", ANTI, "--coordinator", f"127.0.0.1:{in_use}",
             "--process-id", "0", *flags, MODELSPEC_JOIN_TIMEOUT="5",
         )  # fmt: skip
         join = modelspec(
-            "train", ANTI, "--coordinator", f"127.0.0.1:{closed.getsockname()[1]}",
+            "train", ANTI, "--coordinator", f"127.0.0.1:{refused}",
             "--process-id", "1", *flags, MODELSPEC_JOIN_TIMEOUT="5",
         )  # fmt: skip
         (_, listen_err), (_, join_err) = listen.communicate(90), join.communicate(90)
     assert time.monotonic() - start < 90
     assert listen.returncode == 2 and join.returncode == 2
-    port = taken.getsockname()[1]
+    port = in_use
     assert listen_err.splitlines()[-1] == (
         f"Error: process 0 could not listen as the coordinator at 127.0.0.1:{port}: the port "
         "is in use. Received: Address already in use. Choose a free port for --coordinator "
         "(the same on every process)."
     )
-    port = closed.getsockname()[1]
+    port = refused
     assert join_err.splitlines()[-1] == (
         f"Error: process 1 could not reach the coordinator at 127.0.0.1:{port} within 5 s. "
         "Received: Connection refused. Start process 0 (--process-id 0) on that host "
@@ -270,7 +283,9 @@ def test_two_processes_train_in_step_like_one(tmp_path: Path) -> None:
     scratch = os.path.join(tempfile.gettempdir(), "modelspec-process1-*")
     before = set(glob.glob(scratch))
     two = modelspec("train", ANTI, *SETS, "--out", str(tmp_path / "two"), "--workers", "2")
-    one = modelspec("train", ANTI, *SETS, "--out", str(tmp_path / "one"))
+    # one process, its batches split over two devices (what the two processes see)
+    flags = "--xla_force_host_platform_device_count=2"
+    one = modelspec("train", ANTI, *SETS, "--out", str(tmp_path / "one"), XLA_FLAGS=flags)
     (out, err), (_, one_err) = two.communicate(240), one.communicate(240)
     assert two.returncode == 0, err[-2000:]
     assert one.returncode == 0, one_err[-2000:]
