@@ -294,7 +294,7 @@ def test_two_processes_train_in_step_like_one(tmp_path: Path) -> None:
     assert "processes: 2, weights" in out and "process 1 of 2: done, weights" in out
     assert len(set(digests(out))) == 1 and len(digests(out)) == 2
     meta = json.loads((runs[0] / "run.json").read_text())
-    assert meta["status"] == "done"
+    assert (meta["status"], meta["processes"]) == ("done", 2)
     two_metrics = json.loads((runs[0] / "metrics.json").read_text())
     (one_run,) = (tmp_path / "one").iterdir()
     one_metrics = json.loads((one_run / "metrics.json").read_text())

@@ -31,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,15 +206,37 @@ def follow(run: Callable[..., Any], resume: str | os.PathLike[str] | None, **kwa
     assert _cluster is not None
     scratch = Path(tempfile.mkdtemp(prefix=f"modelspec-process{_cluster.index}-"))
     _cluster.following = True
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # terminated: still clean up
+        previous = signal.signal(signal.SIGTERM, _exit)
     try:
         copy: Path | None = None
         if resume is not None:
             copy = scratch / Path(resume).name
-            shutil.copytree(resume, copy, ignore=shutil.ignore_patterns("logs", "export"))
+            shutil.copytree(
+                resume,
+                copy,
+                ignore=shutil.ignore_patterns("logs", "export"),
+                copy_function=_copy_if_there,
+            )
         return run(resume=copy, out_dir=scratch, **kwargs)
     finally:
         _cluster.following = False
         shutil.rmtree(scratch, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(signum: int, frame: Any) -> None:
+    """SIGTERM (the launcher stopping the others): exit through ``finally`` blocks."""
+    raise SystemExit(128 + signum)
+
+
+def _copy_if_there(source: str, target: str) -> None:
+    """Copy a file that process 0 may be moving (publishing ``best.keras`` as it
+    resumes): one it moved is not needed (state.json names what is)."""
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copy2(source, target)
 
 
 def must_follow() -> bool:

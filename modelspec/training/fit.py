@@ -228,6 +228,8 @@ def train(
             "preprocess": preprocess,
         }
     meta |= {"status": "running", "epochs": total_epochs}
+    if spread.processes > 1:  # trained by several processes (this time)
+        meta["processes"] = spread.processes
     meta.pop("error", None)
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     try:
