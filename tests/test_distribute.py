@@ -214,6 +214,13 @@ def test_data_parallel_on_tensorflow_trains_in_a_mirrored_strategy(
     assert result.metrics["loss"] > 0
 
 
+def test_workers_run_the_same_command_without_workers() -> None:
+    from modelspec.cli.run import _without_workers
+
+    argv = ["train", "s.yaml", "--workers", "2", "--set", "a=1", "--workers=3", "--out", "r"]
+    assert _without_workers(argv) == ["s.yaml", "--set", "a=1", "--out", "r"]
+
+
 def test_died_says_how() -> None:
     assert died("worker 1", -9) == "worker 1 was killed by SIGKILL"
     assert died("worker 0", 2) == "worker 0 exited with code 2"

@@ -77,8 +77,11 @@ def check_flags(
     num_processes: int | None,
     process_id: int | None,
     overrides: Sequence[str] = (),
+    backend_flag: str | None = None,
 ) -> None:
     """Usage errors (exit 2) before any process starts.
+
+    ``backend_flag`` is ``--backend``'s value, if the command has one.
 
     Raises:
         click.UsageError: Flags that do not go together, a backend other than JAX,
@@ -115,9 +118,8 @@ def check_flags(
     spec_file = spec or str(Path(str(resume)) / "spec.yaml")
     data = _spec_data(spec_file, overrides)
     try:
-        backend = choose(
-            None, data.get("backend") if isinstance(data.get("backend"), str) else None
-        )
+        named = data.get("backend") if isinstance(data.get("backend"), str) else None
+        backend = choose(backend_flag, named)
     except ModelSpecError as err:
         raise click.UsageError(str(err)) from None
     if backend != "jax":
