@@ -334,16 +334,36 @@ class StageSpec(_Strict):
 DistributeType = Literal["none", "data_parallel"]
 
 
+class MeshSpec(_Strict):
+    """The device mesh of ``model_parallel``: ``keras.distribution.DeviceMesh``.
+
+    Attributes:
+        shape: Devices along each axis; their product is the device count.
+        axes: A name per axis; the first splits the batch.
+    """
+
+    shape: Annotated[list[Annotated[StrictInt, Field(gt=0)]], Field(min_length=1)]
+    axes: Annotated[list[Name], Field(min_length=1)]
+
+
 class DistributeSpec(_Strict):
     """``train.distribute`` as a mapping (``{type: data_parallel}``).
 
     Attributes:
         type: ``data_parallel``: every local device (JAX's ``DataParallel``,
             TensorFlow's ``MirroredStrategy``), and on JAX every process of a
-            ``--workers``/``--coordinator`` run; ``none``: one device, one process.
+            ``--workers``/``--coordinator`` run; ``model_parallel``: variables
+            split over a device ``mesh`` by ``layout`` (JAX's ``ModelParallel``,
+            one process); ``none``: one device, one process.
+        mesh: ``model_parallel``'s device mesh.
+        layout: ``model_parallel``'s ``keras.distribution.LayoutMap``: a regex
+            matched against variable paths (``dense_1/kernel``) → one mesh axis
+            name (or null: not split) per dimension of the variable.
     """
 
-    type: DistributeType
+    type: Literal["none", "data_parallel", "model_parallel"]
+    mesh: MeshSpec | None = None
+    layout: dict[StrictStr, list[StrictStr | None]] | None = None
 
 
 #: Pydantic's name for the mapping form of ``train.distribute`` in an error's location.

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -332,6 +333,8 @@ def plan(loaded: ModelSpec) -> Plan:
                 "--set train.distribute=data_parallel."
             )
         return Plan(kind, backend)
+    if kind == "model_parallel":
+        return _model_parallel(loaded, backend, processes)
     if backend == "torch":
         raise RunError(
             "expected the jax or tensorflow backend for train.distribute: data_parallel. "
@@ -385,6 +388,59 @@ def weights_digest(model: Any) -> str:
     for array in model.get_weights():
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:16]
+
+
+def _model_parallel(loaded: ModelSpec, backend: str, processes: int) -> Plan:
+    """``keras.distribution.ModelParallel`` over the spec's mesh and layout (JAX, one
+    process): Keras places each variable by the layout and splits the batch over
+    the mesh's first axis."""
+    import keras
+
+    from ..spec.schema import DistributeSpec
+
+    assert loaded.train is not None
+    spec = loaded.train.distribute
+    assert isinstance(spec, DistributeSpec) and spec.mesh is not None  # validated
+    if backend != "jax" or processes > 1:
+        raise RunError(
+            "expected one JAX process for train.distribute: model_parallel. Received: "
+            f"{backend}, {processes} process{'es' * (processes > 1)}. Run it with "
+            "KERAS_BACKEND=jax, without --workers or --coordinator."
+        )
+    devices = keras.distribution.list_devices()
+    doc = loaded.document
+    size = math.prod(spec.mesh.shape)
+    if size != len(devices):
+        raise DataError(
+            [
+                doc.diagnostic(
+                    ("train", "distribute", "mesh", "shape"),
+                    f"expected a mesh of the {len(devices)} devices this process has. "
+                    f"Received: shape {spec.mesh.shape} ({size} devices).",
+                )
+            ]
+        )
+    batch = loaded.train.batch_size
+    if batch % spec.mesh.shape[0]:
+        raise DataError(
+            [
+                doc.diagnostic(
+                    ("train", "batch_size"),
+                    f"expected a batch size that splits over the mesh's first axis "
+                    f"'{spec.mesh.axes[0]}' ({spec.mesh.shape[0]} devices). Received: "
+                    f"batch_size={batch}.",
+                )
+            ]
+        )
+    mesh = keras.distribution.DeviceMesh(tuple(spec.mesh.shape), spec.mesh.axes, devices)
+    layout = keras.distribution.LayoutMap(mesh)
+    for pattern, dims in (spec.layout or {}).items():
+        layout[pattern] = tuple(dims)
+    distribution = keras.distribution.ModelParallel(
+        layout_map=layout, batch_dim_name=spec.mesh.axes[0], auto_shard_dataset=False
+    )
+    keras.distribution.set_distribution(distribution)
+    return Plan("model_parallel", backend)
 
 
 @contextlib.contextmanager

@@ -208,8 +208,10 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
         field_hint = FIELD_HINTS.get(keys[-1]) if keys else None
         if path[:1] == ("blocks",) and len(path) >= 3 and path[2] == "inputs":
             field_hint = "a list of input names, or of {name, shape, dtype}"
+        if path[:4] == ("train", "distribute", "mesh", "shape"):
+            field_hint = "a list of positive integers (the devices along each axis)"
         if path == ("train", "distribute", "type"):
-            field_hint = "data_parallel or none"
+            field_hint = "data_parallel, model_parallel or none"
         is_var = path[:1] == ("vars",) and len(path) == 2
         if is_var or (path[:1] == ("blocks",) and len(path) == 4 and path[2] == "params"):
             field_hint = "a number, a boolean, a string or a ${expression}"
