@@ -77,8 +77,8 @@ def test_distribute_values_validate(value: str) -> None:
         (
             "",
             "{type: model_paralel}",
-            "<string>:11:22: train.distribute.type: expected data_parallel or none. "
-            "Received: 'model_paralel'. Did you mean 'data_parallel'?",
+            "<string>:11:22: train.distribute.type: expected data_parallel, model_parallel "
+            "or none. Received: 'model_paralel'. Did you mean 'model_parallel'?",
         ),
         (
             "",
