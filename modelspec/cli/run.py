@@ -27,6 +27,7 @@ from .common import (
     EXIT_BAD_SPEC,
     EXIT_INTERRUPTED,
     _backend_option,
+    _declared_backend,
     _fail,
     _fail_spec,
     _plugin_options,
@@ -34,6 +35,7 @@ from .common import (
     _usage_error,
     main,
 )
+from .workers import check_flags, distributed_options, launch
 
 
 @main.command()
@@ -61,6 +63,7 @@ from .common import (
 @click.option("--epochs", type=click.IntRange(min=1), help="Total epochs (overrides train.epochs).")
 @_backend_option
 @_plugin_options
+@distributed_options
 def train(
     spec: str | None,
     overrides: tuple[str, ...],
@@ -70,6 +73,10 @@ def train(
     backend: str | None,
     plugins: tuple[str, ...],
     allow_imports: bool,
+    workers: int | None = None,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
 ) -> None:
     """Train SPEC on the data of its `train:` section; write a run directory.
 
@@ -77,6 +84,10 @@ def train(
     final model.keras, the best checkpoint best.keras, history.csv,
     metrics.json (evaluation on the test split), curves.png and TensorBoard
     logs. A killed run continues with --resume RUN_DIR.
+
+    With train.distribute: data_parallel on JAX, --workers N trains with N
+    processes on this machine; on several hosts, start one process per host with
+    --coordinator HOST:PORT --num-processes N --process-id I.
     """
     if (spec is None) == (resume is None):
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR (not both)")
@@ -88,10 +99,17 @@ def train(
                 f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
                 param_hint="'--set'",
             )
+    declared = backend or _declared_backend(spec or resume, overrides)
+    check_flags(spec, resume, workers, coordinator, num_processes, process_id, overrides, declared)
+    if workers is not None:  # N processes of this command, joined on 127.0.0.1
+        sys.exit(launch(_without_workers(sys.argv[1:]), workers))
     _start_keras(backend, spec or resume, overrides)
     from ..training import train as run_training
+    from ..training.distribute import cluster, initialize, weights_digest
 
     try:
+        if coordinator is not None or _cluster_job():
+            initialize(coordinator, num_processes, process_id)
         result = run_training(
             spec,
             overrides=list(overrides),
@@ -110,6 +128,12 @@ def train(
     except RunInterrupted as err:
         click.echo(f"\n{err}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    joined = cluster()
+    if joined is not None:  # the processes' weights, equal when they trained in step
+        digest = weights_digest(result.model)
+        if joined.index != 0:
+            click.echo(f"process {joined.index} of {joined.processes}: done, weights {digest}")
+            return
     history = result.history
     done = len(next(iter(history.values()), []))
     if result.already_done:
@@ -138,6 +162,8 @@ def train(
     if result.metrics:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
         click.echo(f"test: {shown}")
+    if joined is not None:
+        click.echo(f"processes: {joined.processes}, weights {digest}")
     files = sorted(p.name + ("/" if p.is_dir() else "") for p in result.run_dir.iterdir())
     click.echo(f"files: {' '.join(f for f in files if not f.startswith('.'))}")
     for exported in result.exports:
@@ -148,6 +174,31 @@ def train(
         click.echo(f"Error: {error}", err=True)
     if result.export_errors:
         sys.exit(EXIT_BAD_SPEC)
+
+
+def _without_workers(argv: list[str]) -> list[str]:
+    """The command line after ``modelspec train``, without ``--workers N``."""
+    args = argv[argv.index("train") + 1 :] if "train" in argv else list(argv)
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            kept.append(arg)
+    return kept
+
+
+def _cluster_job() -> bool:
+    """A multi-process job JAX finds in the environment: a step of ``srun`` or a
+    ``mpirun`` with several tasks (not merely an allocation for several)."""
+    for name in ("SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 1:
+            return True
+    return False
 
 
 @main.command()

@@ -330,6 +330,51 @@ class StageSpec(_Strict):
     trainable: TrainableSpec | None = None
 
 
+#: What ``train.distribute`` can ask for: one process as today, or data parallelism.
+DistributeType = Literal["none", "data_parallel"]
+
+
+class MeshSpec(_Strict):
+    """The device mesh of ``model_parallel``: ``keras.distribution.DeviceMesh``.
+
+    Attributes:
+        shape: Devices along each axis; their product is the device count.
+        axes: A name per axis; the first splits the batch.
+    """
+
+    shape: Annotated[list[Annotated[StrictInt, Field(gt=0)]], Field(min_length=1)]
+    axes: Annotated[list[Name], Field(min_length=1)]
+
+
+class DistributeSpec(_Strict):
+    """``train.distribute`` as a mapping (``{type: data_parallel}``).
+
+    Attributes:
+        type: ``data_parallel``: every local device (JAX's ``DataParallel``,
+            TensorFlow's ``MirroredStrategy``), and on JAX every process of a
+            ``--workers``/``--coordinator`` run; ``model_parallel``: variables
+            split over a device ``mesh`` by ``layout`` (JAX's ``ModelParallel``,
+            one process); ``none``: one device, one process.
+        mesh: ``model_parallel``'s device mesh.
+        layout: ``model_parallel``'s ``keras.distribution.LayoutMap``: a regex
+            matched against variable paths (``dense_1/kernel``) → one mesh axis
+            name (or null: not split) per dimension of the variable.
+    """
+
+    type: Literal["none", "data_parallel", "model_parallel"]
+    mesh: MeshSpec | None = None
+    layout: dict[StrictStr, list[StrictStr | None]] | None = None
+
+
+#: Pydantic's name for the mapping form of ``train.distribute`` in an error's location.
+DISTRIBUTE_MAPPING = "distribute-mapping"
+#: ``distribute: data_parallel`` or ``distribute: {type: ...}``: a mapping is checked as one.
+DistributeField = Annotated[
+    Annotated[DistributeType, Tag("name")] | Annotated[DistributeSpec, Tag(DISTRIBUTE_MAPPING)],
+    Discriminator(lambda v: DISTRIBUTE_MAPPING if isinstance(v, dict | DistributeSpec) else "name"),
+]
+
+
 class TrainSpec(_Strict):
     """How ``modelspec train`` fits the model (``model.fit`` and ``compile`` knobs).
 
@@ -350,6 +395,9 @@ class TrainSpec(_Strict):
         stages: Phases trained one after the other (fine-tuning); the run's epochs
             are their sum unless ``epochs`` is given (then the last stage is
             lengthened, or the run stops after ``epochs``).
+        distribute: ``data_parallel`` (or ``{type: data_parallel}``) trains on
+            every local device, and on JAX over the processes of a ``--workers``
+            or ``--coordinator`` run; ``none`` (the default): one device.
     """
 
     data: DataSpec
@@ -364,6 +412,15 @@ class TrainSpec(_Strict):
     verbose: Literal[0, 1, 2] | None = None
     trainable: TrainableSpec | None = None
     stages: Annotated[list[StageSpec], Field(min_length=1)] | None = None
+    distribute: DistributeField | None = None
+
+    @property
+    def distribute_type(self) -> str:
+        """``data_parallel`` or ``none``, whichever form ``distribute`` was given in."""
+        value = self.distribute
+        if isinstance(value, DistributeSpec):
+            return value.type
+        return value or "none"
 
     @property
     def total_epochs(self) -> int:

@@ -60,6 +60,7 @@ from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
 from ..spec.loader import apply_overrides, load_document
 from ..spec.schema import ModelSpec
 from ..spec.validate import load_spec
+from . import distribute
 from .callbacks import make_callbacks, monitor_mode
 from .history import plot_history, read_history
 from .inference import loss_first
@@ -166,6 +167,17 @@ def train(
             train("specs/antirectifier_digits.yaml", epochs=1).metrics
             # {'loss': 0.24..., 'accuracy': 0.93...}
     """
+    if distribute.must_follow():  # processes 1..N-1 of a multi-process run write nothing
+        return distribute.follow(
+            train,
+            resume,
+            spec=spec,
+            overrides=overrides,
+            epochs=epochs,
+            plugins=plugins,
+            allow_imports=allow_imports,
+            verbose=verbose,
+        )
     extend = False  # a finished run trained further (--resume RUN --epochs N)
     if resume is not None:
         run_dir = Path(resume)
@@ -201,7 +213,9 @@ def train(
     # a resumed run is rebuilt as it was made: runs from before `preprocess` kept
     # the transforms outside the model
     preprocess = meta.get("preprocess", "data") if resume is not None else settings.data.preprocess
-    model, data = model_and_data(loaded, preprocess)
+    spread = distribute.plan(loaded)  # train.distribute: before the model is built
+    with spread.scope():
+        model, data = model_and_data(loaded, preprocess)
 
     if resume is None:
         run_dir = new_run_dir(Path(out_dir or "runs"), loaded.name)
@@ -217,21 +231,25 @@ def train(
             "preprocess": preprocess,
         }
     meta |= {"status": "running", "epochs": total_epochs, "backend": keras.backend.backend()}
+    if spread.processes > 1:  # trained by several processes (this time)
+        meta["processes"] = spread.processes
     meta.pop("error", None)
     write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     try:
-        return _run(
-            loaded,
-            model,
-            data,
-            run_dir,
-            meta,
-            total_epochs,
-            verbose,
-            plugins,
-            allow_imports,
-            extend,
-        )
+        with spread.scope():
+            return _run(
+                loaded,
+                model,
+                data,
+                run_dir,
+                meta,
+                total_epochs,
+                verbose,
+                plugins,
+                allow_imports,
+                extend,
+                spread,
+            )
     except KeyboardInterrupt:
         _record(run_dir, meta, "interrupted")
         raise RunInterrupted(run_dir) from None
@@ -336,15 +354,24 @@ def _run(
     plugins: Iterable[str],
     allow_imports: bool,
     extend: bool = False,
+    spread: distribute.Plan | None = None,
 ) -> TrainResult:
     """Fit, evaluate, save and export into the run directory."""
+    spread = spread or distribute.Plan("none", keras.backend.backend())
     settings = loaded.train
     assert settings is not None
-    train_ds = data_module.to_dataset(
-        data.train, batch_size=settings.batch_size, shuffle=settings.shuffle, seed=settings.seed
+    batch = settings.batch_size
+    train_ds = spread.feed(
+        data_module.to_dataset(
+            data.train, batch_size=batch, shuffle=settings.shuffle, seed=settings.seed
+        ),
+        len(data.train),
+        batch,
     )
     val_ds = (
-        data_module.to_dataset(data.validation, batch_size=settings.batch_size)
+        spread.feed(
+            data_module.to_dataset(data.validation, batch_size=batch), len(data.validation), batch
+        )
         if data.validation is not None
         else None
     )
@@ -391,7 +418,7 @@ def _run(
             if model.stop_training and not stage_end.reached:
                 break  # a callback ended the run (early stopping)
     history = read_history(run_dir)
-    metrics = _evaluate(model, data, settings.batch_size)
+    metrics = _evaluate(model, data, settings.batch_size, spread)
     resolved = run_dir / "spec.yaml"
     save_model(
         model, run_dir / "model.keras", spec_text=resolved.read_text("utf-8"), source=str(resolved)
@@ -409,8 +436,9 @@ def _run(
     if stages[0].index is not None:
         result.stages = [(s.name, s.start + 1, s.end) for s in stages]
     result.stopped_early = _stopped_early(callbacks)
-    if loaded.export is not None:
-        _export_run(result, loaded, meta, plugins, allow_imports)
+    if loaded.export is not None and spread.writer:  # on this process's device alone
+        with distribute.local():
+            _export_run(result, loaded, meta, plugins, allow_imports)
     return result
 
 
@@ -514,12 +542,15 @@ def _resolved_yaml(spec: ModelSpec, record: list[str]) -> str:
     return head + "\n" + body
 
 
-def _evaluate(model: keras.Model, data: Data, batch_size: int) -> dict[str, float]:
+def _evaluate(
+    model: keras.Model, data: Data, batch_size: int, spread: distribute.Plan
+) -> dict[str, float]:
     if data.test is None:
         return {}
-    values = model.evaluate(
-        data_module.to_dataset(data.test, batch_size=batch_size), verbose=0, return_dict=True
+    test = spread.feed(
+        data_module.to_dataset(data.test, batch_size=batch_size), len(data.test), batch_size
     )
+    values = model.evaluate(test, verbose=0, return_dict=True)
     return loss_first(values)
 
 

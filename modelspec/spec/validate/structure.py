@@ -23,6 +23,7 @@ from ..loader import PathT
 from ..schema import (
     ADAPT_MAPPING,
     ADD_LOSS_FUNCTIONS,
+    DISTRIBUTE_MAPPING,
     EXPORT_FORMATS,
     AdaptSpec,
     AddLossSpec,
@@ -30,6 +31,7 @@ from ..schema import (
     Body,
     CompileSpec,
     DataSpec,
+    DistributeSpec,
     ExportSpec,
     InputSpec,
     ModelSpec,
@@ -73,6 +75,7 @@ FIELD_HINTS = {
     "validation": "a fraction: at least 0 and below 1",
     "test": "a fraction: at least 0 and below 1",
     "jit_compile": "true, false or auto",
+    "distribute": "data_parallel, none, or {type: data_parallel}",
     "verbose": "0 (silent), 1 (progress bar) or 2 (a line per epoch)",
     "formats": "formats from " + ", ".join(EXPORT_FORMATS),
     "tolerance": "a number at least 0, or a mapping {format: number}",
@@ -99,6 +102,7 @@ def fields_at(path: PathT) -> list[str]:
         ("train", "data"): DataSpec,
         ("train", "data", "split"): SplitSpec,
         ("train", "trainable"): TrainableSpec,
+        ("train", "distribute"): DistributeSpec,
         ("export",): ExportSpec,
     }
     if len(path) == 3 and path[:2] == ("train", "stages"):
@@ -181,7 +185,7 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
     (with ``only``, the errors inside that key)."""
     seen: set[PathT] = set()
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if p != ADAPT_MAPPING)
+        loc = tuple(p for p in e["loc"] if p not in (ADAPT_MAPPING, DISTRIBUTE_MAPPING))
         if only and (loc[:1] not in [(o,) for o in only] or len(loc) < 3):
             continue  # with `only`, the errors inside its items
         if e["type"] == "missing":
@@ -204,6 +208,10 @@ def _pydantic(ctx: Context, err: ValidationError, only: tuple[str, ...] = ()) ->
         field_hint = FIELD_HINTS.get(keys[-1]) if keys else None
         if path[:1] == ("blocks",) and len(path) >= 3 and path[2] == "inputs":
             field_hint = "a list of input names, or of {name, shape, dtype}"
+        if path[:4] == ("train", "distribute", "mesh", "shape"):
+            field_hint = "a list of positive integers (the devices along each axis)"
+        if path == ("train", "distribute", "type"):
+            field_hint = "data_parallel, model_parallel or none"
         is_var = path[:1] == ("vars",) and len(path) == 2
         if is_var or (path[:1] == ("blocks",) and len(path) == 4 and path[2] == "params"):
             field_hint = "a number, a boolean, a string or a ${expression}"

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 import string
 from typing import Any
 
@@ -65,6 +66,80 @@ def check_train(ctx: Context) -> None:
     if isinstance(data, dict):
         _train_data(ctx, data)
     _monitors(ctx, section)
+    _distribute(ctx, section)
+
+
+def _distribute(ctx: Context, section: dict[str, Any]) -> None:
+    """``train.distribute`` needs a backend with a distribution API: not PyTorch;
+    ``model_parallel`` needs JAX, a mesh and a layout over the mesh's axes."""
+    value = section.get("distribute")
+    kind = value.get("type") if isinstance(value, dict) else value
+    backend = ctx.data.get("backend")
+    here: PathT = ("train", "distribute")
+    if kind == "data_parallel" and backend == "torch":
+        ctx.add(
+            here,
+            "expected the jax or tensorflow backend for data_parallel. Received: "
+            "backend: torch (modelspec distributes training through Keras's "
+            "distribution API, which PyTorch lacks). Use `backend: jax` (devices, "
+            "processes and hosts) or `backend: tensorflow` (the devices of one process).",
+        )
+    if not isinstance(value, dict):
+        return
+    if kind != "model_parallel":
+        for key in ("mesh", "layout"):
+            if key in value:
+                ctx.add(
+                    (*here, key),
+                    f"`{key}` is for type: model_parallel. Received: type: {shown(kind)}. "
+                    f"Remove `{key}`, or use type: model_parallel.",
+                    key=True,
+                )
+        return
+    if backend in ("torch", "tensorflow"):
+        ctx.add(
+            (*here, "type"),
+            f"expected the jax backend for model_parallel. Received: backend: {backend} "
+            "(Keras's ModelParallel and LayoutMap run on JAX). Use `backend: jax`.",
+        )
+    missing = [f"'{key}'" for key in ("mesh", "layout") if key not in value]
+    if missing:
+        ctx.add(
+            here,
+            f"missing required key{'s' * (len(missing) > 1)} {' and '.join(missing)} "
+            "(model_parallel needs a device mesh and a layout of variables over its axes)",
+        )
+    mesh = value.get("mesh")
+    if not isinstance(mesh, dict):
+        return
+    shape, axes = mesh.get("shape"), mesh.get("axes")
+    if not (isinstance(shape, list) and isinstance(axes, list)):
+        return
+    if len(shape) != len(axes):
+        ctx.add(
+            (*here, "mesh", "axes"),
+            f"expected one axis name per mesh dimension ({len(shape)}). Received: "
+            f"{len(axes)} ({listed(map(str, axes))})",
+        )
+        return
+    names = [str(a) for a in axes]
+    layout = value.get("layout")
+    for pattern, dims in layout.items() if isinstance(layout, dict) else ():
+        try:
+            re.compile(str(pattern))
+        except re.error as err:
+            ctx.add(
+                (*here, "layout", pattern),
+                f"expected a regular expression. Received: {shown(pattern)} ({err})",
+                key=True,
+            )
+        for i, dim in enumerate(as_list(dims)):
+            if dim is not None and dim not in names:
+                ctx.add(
+                    (*here, "layout", pattern, i),
+                    f"unknown mesh axis {shown(dim)} (the mesh has {listed(names)}; null "
+                    f"leaves a dimension whole).{did_you_mean(str(dim), names)}",
+                )
 
 
 def _monitors(ctx: Context, section: dict[str, Any]) -> None:
