@@ -203,12 +203,16 @@ def select(flag: str | None, spec: str | None) -> str:
     return name
 
 
-def effective(spec: str | None, given: str | None = None) -> str:
-    """The backend a spec is built on here: ``given`` (``validate --backend``), else the
+def effective(spec: str | None, given: str | None = None, *, loading: bool = False) -> str:
+    """The backend a spec is checked for: ``given`` (``validate --backend``); when
+    ``loading`` it to build here, the one Keras runs; else the spec's own, else the
     one Keras runs, else the one it would run (:func:`choose`)."""
     if given is not None:
         return check_name(given)
-    return running() or choose(_flag, spec)
+    current = running()
+    if loading and current:
+        return current
+    return spec or current or choose(_flag, spec)
 
 
 def overridden() -> bool:

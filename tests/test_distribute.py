@@ -142,28 +142,28 @@ def test_model_parallel_validates() -> None:
             "LayoutMap run on JAX). Use `backend: jax`.",
         ),
         (
-            "",
+            "backend: jax\n",
             "    type: model_parallel",
-            "<string>:13:5: train.distribute: missing required keys 'mesh' and 'layout' "
+            "<string>:14:5: train.distribute: missing required keys 'mesh' and 'layout' "
             "(model_parallel needs a device mesh and a layout of variables over its axes)",
         ),
         (
-            "",
+            "backend: jax\n",
             GOOD_MP.replace("[batch, model]", "[batch]"),
-            "<string>:14:33: train.distribute.mesh.axes: expected one axis name per mesh "
+            "<string>:15:33: train.distribute.mesh.axes: expected one axis name per mesh "
             "dimension (2). Received: 1 (batch)",
         ),
         (
-            "",
+            "backend: jax\n",
             GOOD_MP.replace("[null, model]", "[null, modl]"),
-            "<string>:15:37: train.distribute.layout.dense_1/kernel[1]: unknown mesh axis "
+            "<string>:16:37: train.distribute.layout.dense_1/kernel[1]: unknown mesh axis "
             "'modl' (the mesh has batch, model; null leaves a dimension whole). Did you "
             "mean 'model'?",
         ),
         (
-            "",
+            "backend: jax\n",
             GOOD_MP.replace("dense_1/bias", "'dense_1/bias('"),
-            "<string>:15:45: train.distribute.layout.dense_1/bias(: expected a regular "
+            "<string>:16:45: train.distribute.layout.dense_1/bias(: expected a regular "
             "expression. Received: 'dense_1/bias(' (missing ), unterminated subpattern at "
             "position 12)",
         ),
@@ -174,9 +174,9 @@ def test_model_parallel_validates() -> None:
             "Received: type: 'data_parallel'. Remove `mesh`, or use type: model_parallel.",
         ),
         (
-            "",
+            "backend: jax\n",
             GOOD_MP.replace("shape: [1, 2]", "shape: [0, 2]"),
-            "<string>:14:20: train.distribute.mesh.shape[0]: expected a list of positive "
+            "<string>:15:20: train.distribute.mesh.shape[0]: expected a list of positive "
             "integers (the devices along each axis). Received: shape=[0, 2]",
         ),
     ],

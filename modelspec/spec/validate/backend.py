@@ -31,7 +31,7 @@ def check_backend(ctx: Context, given: str | None, *, loading: bool = False) -> 
     data = ctx.data if isinstance(ctx.data, dict) else {}
     declared = data.get("backend")
     declared = declared if declared in backends.BACKENDS else None
-    name = backends.effective(declared, given)
+    name = backends.effective(declared, given, loading=loading)
     running = backends.running()
     if loading and declared and running and declared != running and not backends.overridden():
         ctx.add(

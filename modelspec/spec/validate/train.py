@@ -74,7 +74,7 @@ def _distribute(ctx: Context, section: dict[str, Any]) -> None:
     ``model_parallel`` needs JAX, a mesh and a layout over the mesh's axes."""
     value = section.get("distribute")
     kind = value.get("type") if isinstance(value, dict) else value
-    backend = ctx.data.get("backend")
+    backend = ctx.backend  # the spec's, else the one it runs on (--backend, KERAS_BACKEND)
     here: PathT = ("train", "distribute")
     if kind == "data_parallel" and backend == "torch":
         ctx.add(
