@@ -2,7 +2,7 @@
 
 For each backend (tensorflow, jax, torch), in its own subprocess
 (``KERAS_BACKEND=...``): ``modelspec.train`` of ``specs/antirectifier_digits.yaml``
-(its settings: batch 128, its epochs unless ``--epochs``), timed with the
+(batch 128, no callbacks so every run trains ``--epochs`` epochs), timed with the
 callbacks of ``bench/train_vs_keras.py`` (the first epoch, which traces or
 compiles, apart from the median of the others), and the test accuracy it
 reaches. Then the time of ``import keras`` on each backend (which imports the
@@ -24,8 +24,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,32 +33,12 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def worker(epochs: int) -> dict[str, Any]:
+    """One run of modelspec.train, timed as bench/train_vs_keras.py times it."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import keras
-    from train_vs_keras import _Clock, _instrument_fit
+    from train_vs_keras import worker_modelspec
 
-    from modelspec import train
-
-    clock, record = _Clock(), {}
-    _instrument_fit(clock, record, per_callback=False)
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        result = train(
-            SPEC,
-            overrides=[
-                f"train.epochs={epochs}",
-                "train.callbacks=[]",
-                "train.verbose=0",
-                "export=null",
-            ],
-            out_dir=out,
-        )
-        record["train"] = time.perf_counter() - start
-    return record | {
-        "backend": keras.backend.backend(),
-        "epochs": clock.epochs,
-        "accuracy": result.metrics["accuracy"],
-    }
+    return worker_modelspec(epochs, ["export=null"]) | {"backend": keras.backend.backend()}
 
 
 def run(backend: str, args: list[str]) -> dict[str, Any]:
