@@ -35,10 +35,13 @@ run: venv
 	$(BIN)/modelspec validate specs/antirectifier_digits.yaml
 	$(BIN)/modelspec train specs/antirectifier_digits.yaml
 
-## The whole test suite, lint and type checks included; the tests marked `backends`
-## (every seed spec: build, 2 epochs, save/reload, predict) run again on JAX and PyTorch.
+## The whole test suite, lint and type checks included, in PYTEST_WORKERS processes
+## (pytest-xdist; PYTEST_WORKERS=0: one process; work-stealing keeps both busy to the end);
+## the tests marked `backends` (every seed spec: build, 2 epochs, save/reload, predict) run
+## again on JAX and PyTorch.
+PYTEST_WORKERS ?= 2
 test: venv lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -m backends tests
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -m backends tests
 
