@@ -42,8 +42,8 @@ run: venv
 PYTEST_WORKERS ?= 2
 test: venv lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -m backends tests
-	KERAS_BACKEND=torch $(BIN)/python -m pytest -m backends tests
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m backends tests
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m backends tests
 
 lint: venv
 	$(BIN)/ruff check .
