@@ -60,6 +60,8 @@ bench: venv
 	$(BIN)/python bench/antirectifier_vs_relu.py
 	$(BIN)/python bench/train_vs_keras.py --variant train.steps_per_execution=10
 	$(BIN)/python bench/export_latency.py
+	$(BIN)/python bench/backends.py
+	$(BIN)/python bench/distributed.py
 
 ## Regenerate modelspec/catalogue/keras_catalogue.json from the installed Keras (and KerasHub).
 catalogue: venv
