@@ -37,13 +37,16 @@ run: venv
 
 ## The whole test suite, lint and type checks included, in PYTEST_WORKERS processes
 ## (pytest-xdist; PYTEST_WORKERS=0: one process; work-stealing keeps both busy to the end);
-## the tests marked `backends` (every seed spec: build, 2 epochs, save/reload, predict) run
-## again on JAX and PyTorch.
+## the tests marked `backends` run again on JAX and PyTorch, with those marked
+## `other_backends` (every seed spec: build, 2 epochs, save/reload, predict; on TensorFlow
+## the rest of the suite covers them).
 PYTEST_WORKERS ?= 2
 test: venv lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m backends tests
-	KERAS_BACKEND=torch $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m backends tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not other_backends"
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal \
+		-m "backends or other_backends" tests
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal \
+		-m "backends or other_backends" tests
 
 lint: venv
 	$(BIN)/ruff check .

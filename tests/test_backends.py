@@ -2,7 +2,10 @@
 
 The tests marked ``backends`` run in the TensorFlow suite like the others, and
 ``make test`` runs them again with ``KERAS_BACKEND=jax`` and ``KERAS_BACKEND=torch``
-(``pytest -m backends``). A spec that trains offline trains through
+(``pytest -m "backends or other_backends"``). The seed-spec matrix is marked
+``other_backends``: on TensorFlow, ``make test`` leaves it to the tests that already
+train every offline spec (test_training), export and reload every spec with its
+outputs compared (test_export) and build the keras.io examples (test_examples). A spec that trains offline trains through
 :func:`modelspec.train`; the others (no ``train:`` section, or data that is
 downloaded) fit on random data shaped like their inputs.
 """
@@ -57,7 +60,7 @@ def _outputs(model: keras.Model, x: dict[str, np.ndarray]) -> dict[str, np.ndarr
     return {str(k): keras.ops.convert_to_numpy(v) for k, v in values.items()}
 
 
-@pytest.mark.backends
+@pytest.mark.other_backends
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
 def test_spec_trains_saves_and_predicts(path: Path, tmp_path: Path) -> None:
     report = validate_spec(path, backend=BACKEND)
