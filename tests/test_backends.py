@@ -338,3 +338,21 @@ def test_a_killed_run_resumes_on_this_backend(write_spec: Any, tmp_path: Path) -
     assert epochs == [f"{e}/5" for e in range(done + 1, 6)]
     assert len((run_dir / "history.csv").read_text().splitlines()) == 1 + 5
     assert json.loads((run_dir / "run.json").read_text())["backend"] == BACKEND
+
+
+def test_jax_and_torch_commands_hide_tensorflow_start_up_chatter(tmp_path: Path) -> None:
+    """TensorFlow still loads on JAX and PyTorch (Keras seeds it, tf.data feeds fit); its
+    C++ start-up lines are hidden there as on TensorFlow."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")
+    }
+    spec = str(ROOT / "specs" / "custom_dense.yaml")
+    for other in ("jax", "torch"):
+        out = subprocess.run(
+            [sys.executable, "-m", "modelspec", "train", spec, "--backend", other,
+             "--epochs", "1", "--set", "export=null", "--out", str(tmp_path)],
+            capture_output=True, text=True, cwd=ROOT, env=env | {"PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stderr == ""
+        assert f"on {other})" in out.stdout

@@ -139,12 +139,17 @@ def _quiet_tensorflow() -> None:
     which no environment variable hides; the import runs with file descriptor 2
     captured, and the capture is replayed if the import fails. Nothing is
     hidden when the user asked for TensorFlow's logs (``TF_CPP_MIN_LOG_LEVEL=0``).
+    On JAX and PyTorch, TensorFlow is imported there too when it is installed:
+    Keras seeds it and the data pipelines are ``tf.data``, so it comes anyway.
     """
     if "keras" in sys.modules or verbose():
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with captured_stderr(replay_on_error=True):
-        import keras  # noqa: F401
+        import keras
+
+        if keras.backend.backend() != "tensorflow" and backends.installed("tensorflow"):
+            import tensorflow  # noqa: F401
 
 
 def _before_plugins(
