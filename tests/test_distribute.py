@@ -361,6 +361,27 @@ def test_coordinator_port_taken_or_unreachable_is_one_line(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []  # no run directory
 
 
+def test_a_coordinator_whose_processes_never_join_stops_in_one_line(tmp_path: Path) -> None:
+    """JAX aborts with a C++ stack trace when the others do not join in time; modelspec
+    says it in one line first (exit 2)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    alone = modelspec(
+        "train", ANTI, "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+        "--process-id", "0", *SETS, "--out", str(tmp_path), MODELSPEC_JOIN_TIMEOUT="5",
+    )  # fmt: skip
+    _, err = alone.communicate(90)
+    assert alone.returncode == 2, err[-2000:]
+    assert err.splitlines()[-1] == (
+        f"Error: process 0 waited 5 s for 2 processes to join at 127.0.0.1:{port}. Received: "
+        "not all of them joined. Start every process (--process-id 0 to N-1, the same "
+        "--coordinator and --num-processes), or give them longer with MODELSPEC_JOIN_TIMEOUT."
+    )
+    assert "Check failure" not in err
+
+
 def digests(out: str) -> list[str]:
     return re.findall(r"weights ([0-9a-f]{16})", out)
 

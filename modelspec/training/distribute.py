@@ -124,12 +124,17 @@ def initialize(
         _reach(coordinator, process_id, wait)
     elif coordinator is not None and process_id == 0:
         _port_free(coordinator)
+    # JAX aborts the process (a C++ check failure) when the others do not join in
+    # time: a watchdog says so in one line first, and exits as a usage error does
+    watchdog = threading.Timer(wait, _not_joined, (process_id, num_processes, where, wait))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         jax.distributed.initialize(
             coordinator_address=coordinator,
             num_processes=num_processes,
             process_id=process_id,
-            initialization_timeout=wait,
+            initialization_timeout=wait + 30,
             heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT,
         )
     except Exception as err:  # XlaRuntimeError, ValueError, RuntimeError
@@ -141,8 +146,26 @@ def initialize(
             "port is free on process 0's host and reachable from the others, and "
             "that every process was started."
         ) from None
+    finally:
+        watchdog.cancel()
     _cluster = Cluster(jax.process_count(), jax.process_index(), coordinator)
     return _cluster
+
+
+def _not_joined(process_id: int | None, processes: int | None, where: str, wait: float) -> None:
+    """The processes did not all join within ``wait`` seconds: one line, exit 2 (before
+    JAX's own timeout aborts the process with a C++ stack trace)."""
+    import sys
+
+    count = f"{processes} processes" if processes else "every process"
+    sys.stderr.write(
+        f"Error: process {process_id if process_id is not None else '?'} waited {wait:g} s "
+        f"for {count} to join at {where}. Received: not all of them joined. Start every "
+        "process (--process-id 0 to N-1, the same --coordinator and --num-processes), or "
+        "give them longer with MODELSPEC_JOIN_TIMEOUT.\n"
+    )
+    sys.stderr.flush()
+    os._exit(2)
 
 
 def _reach(coordinator: str, process_id: int, wait: float) -> None:
