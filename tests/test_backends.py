@@ -356,3 +356,27 @@ def test_jax_and_torch_commands_hide_tensorflow_start_up_chatter(tmp_path: Path)
         assert out.returncode == 0, out.stderr
         assert out.stderr == ""
         assert f"on {other})" in out.stdout
+
+
+def test_a_backend_flag_over_the_specs_is_recorded_in_the_run(write_spec: Any) -> None:
+    """`train --backend X` on a spec that says another: the run's spec.yaml says X (with the
+    --set that made it), so evaluate, predict, export and --resume of the run need no flag."""
+    from click.testing import CliRunner
+
+    from modelspec.cli import main
+
+    from .conftest import SMALL
+
+    other = "torch" if BACKEND != "torch" else "jax"
+    path = write_spec(f"backend: {other}\n" + SMALL.replace("epochs: 3", "epochs: 1"))
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", path, "--backend", BACKEND, "--out", "runs"])
+    assert result.exit_code == 0, result.output
+    [run] = Path("runs").iterdir()
+    resolved = (run / "spec.yaml").read_text().splitlines()
+    assert resolved[0].endswith(f"with --set backend={BACKEND}")
+    assert f"backend: {BACKEND}" in resolved
+    from modelspec import backend as backends
+
+    backends._flag = None  # a new command: no --backend
+    assert runner.invoke(main, ["evaluate", str(run)]).exit_code == 0

@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -221,7 +222,8 @@ def test_workers_with_tensorflow_is_a_usage_error(
     assert out.splitlines()[-1] == (
         "Error: --workers needs the JAX backend. Received: tensorflow. TensorFlow's "
         "MultiWorkerMirroredStrategy does not work with Keras 3 (tensorflow#72388): run "
-        "with KERAS_BACKEND=jax or the spec's `backend: jax`. (TensorFlow's data_parallel "
+        "with --backend jax, KERAS_BACKEND=jax or the spec's `backend: jax`. (TensorFlow's "
+        "data_parallel "
         "uses the devices of one process.)"
     )
     # the spec's backend counts too
@@ -472,3 +474,62 @@ def test_model_parallel_trains_with_split_variables(tmp_path: Path) -> None:
     (run,) = (tmp_path / "runs").iterdir()
     assert json.loads((run / "run.json").read_text())["status"] == "done"
     assert "test: loss" in done.stdout
+
+
+def test_a_worker_stops_when_its_launcher_is_gone() -> None:
+    """``kill -9`` on ``--workers``'s launcher: its workers stop too (they would train on)."""
+    worker = (
+        "import time; from modelspec.training.distribute import watch_launcher; "
+        "watch_launcher(); time.sleep(60)"
+    )
+    launcher = (
+        "import os, subprocess, sys; "
+        f"p = subprocess.Popen([sys.executable, '-c', {worker!r}], stderr=subprocess.PIPE, "
+        "env=os.environ | {'MODELSPEC_LAUNCHER_PID': str(os.getpid())}); "
+        "print(p.pid, flush=True); os._exit(0)"
+    )
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", launcher], env=env, capture_output=True, text=True)
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        state = (
+            Path(f"/proc/{pid}/stat").read_text().split()[2]
+            if Path(f"/proc/{pid}/stat").exists()
+            else "X"
+        )
+        if state == "Z":
+            break
+        time.sleep(0.2)
+    assert time.monotonic() < deadline, "the worker outlived its launcher"
+
+
+def test_ctrl_c_stops_every_worker_and_records_the_run(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the launcher's process group): process 0 records the run as
+    interrupted, every process is gone within seconds (not stuck at JAX's shutdown
+    barrier), exit 130."""
+    out_dir = tmp_path / "runs"
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "modelspec", "train", ANTI, *SETS, "--set", "train.epochs=30",
+         "--set", "train.batch_size=16", "--out", str(out_dir), "--workers", "2"],
+        env=jax_env_vars(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # the first epoch committed
+        states = glob.glob(str(out_dir / "*" / "backup" / "state.json"))
+        if states and json.loads(Path(states[0]).read_text() or "{}").get("epoch", 0) >= 1:
+            break
+        assert launcher.poll() is None, launcher.communicate()[1][-2000:]
+        time.sleep(0.2)
+    kids = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True)
+    os.killpg(launcher.pid, signal.SIGINT)
+    start = time.monotonic()
+    _, err = launcher.communicate(60)
+    assert time.monotonic() - start < 30
+    assert launcher.returncode == 130
+    assert "interrupted: " in err and "--workers 2" in err
+    (run,) = out_dir.iterdir()
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    time.sleep(1)
+    assert not [k for k in kids.stdout.split() if Path(f"/proc/{k}").exists()]

@@ -213,3 +213,23 @@ def test_a_format_only_the_chosen_backend_cannot_export_is_skipped_with_a_note(
     assert not list(Path("out").glob("*.tflite"))
     result = runner.invoke(main, ["export", str(run), "-f", "litert", "-o", "out"])
     assert result.exit_code == 1  # asked for by name: an error
+
+
+def test_all_skips_a_format_whose_converter_is_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-f all` exports what can be with the packages installed and names the rest with the
+    command that adds them (a JAX run without jax2onnx exited 1 on ONNX and OpenVINO)."""
+    from click.testing import CliRunner
+
+    from modelspec.cli import main
+
+    hide_module(monkeypatch, "onnxruntime")
+    result = CliRunner().invoke(
+        main, ["export", str(ROOT / "specs" / "custom_dense.yaml"), "-f", "all",
+               "--no-check", "-o", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "onnx: skipped, onnx export needs onnxruntime" in result.output
+    assert not list(tmp_path.glob("*.onnx"))
+    assert list(tmp_path.glob("*.keras"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -97,12 +98,22 @@ def _declared_backend(source: str | None, overrides: Iterable[str] = ()) -> str 
     return value if isinstance(value, str) and value in backends.BACKENDS else None
 
 
+def declared_in(spec: str) -> str | None:
+    """The ``backend:`` a spec file names (read without Keras), if it is a backend."""
+    return _declared_backend(spec) if not Path(spec).is_dir() else None
+
+
 def _start_keras(
     flag: str | None, source: str | None = None, overrides: Iterable[str] = ()
 ) -> None:
     """Choose this process's backend (``--backend``, else the source's, else
     ``KERAS_BACKEND``...), then import Keras quietly. A backend that cannot be used
     is a usage error (exit 2)."""
+    run = Path(source) if source is not None else None
+    if flag is None and run is not None and run.is_dir():
+        # a run directory: the backend it ran on, as if given with --backend (its
+        # spec.yaml may name another, from before --backend was recorded there)
+        flag = _declared_backend(source)
     try:
         backends.select(flag, _declared_backend(source, overrides))
     except backends.BackendError as err:

@@ -33,6 +33,7 @@ from .common import (
     _plugin_options,
     _start_keras,
     _usage_error,
+    declared_in,
     main,
 )
 from .workers import check_flags, distributed_options, launch
@@ -103,10 +104,13 @@ def train(
     check_flags(spec, resume, workers, coordinator, num_processes, process_id, overrides, declared)
     if workers is not None:  # N processes of this command, joined on 127.0.0.1
         sys.exit(launch(_without_workers(sys.argv[1:]), workers))
+    if backend is not None and spec is not None and declared_in(spec) not in (None, backend):
+        overrides += (f"backend={backend}",)  # the run's spec.yaml says what it ran on
     _start_keras(backend, spec or resume, overrides)
     from ..training import train as run_training
-    from ..training.distribute import cluster, initialize, weights_digest
+    from ..training.distribute import cluster, initialize, watch_launcher, weights_digest
 
+    watch_launcher()  # a worker of --workers stops when its launcher is gone
     try:
         if coordinator is not None or _cluster_job():
             initialize(coordinator, num_processes, process_id)
@@ -124,9 +128,18 @@ def train(
     except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
     except TrainingFailed as err:
+        _leave_cluster(1)
         _fail(err)
     except RunInterrupted as err:
         click.echo(f"\n{err}", err=True)
+        joined = cluster()
+        if joined is not None and joined.processes > 1:
+            click.echo(
+                f"(a run of {joined.processes} processes: resume them all, with "
+                f"--workers {joined.processes} or each process's cluster flags)",
+                err=True,
+            )
+        _leave_cluster(EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
     joined = cluster()
     if joined is not None:  # the processes' weights, equal when they trained in step
@@ -199,6 +212,19 @@ def _cluster_job() -> bool:
         if value.isdigit() and int(value) > 1:
             return True
     return False
+
+
+def _leave_cluster(code: int) -> None:
+    """A process of a multi-process run that stops on an error or Ctrl-C exits at
+    once: JAX's shutdown would wait minutes at a barrier the others never reach
+    (they are stuck in a step without it). Its committed epochs are on disk."""
+    from ..training.distribute import cluster
+
+    joined = cluster()
+    if joined is not None and joined.processes > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 @main.command()
@@ -377,7 +403,8 @@ def export(
 ) -> None:
     """Export SOURCE (a spec, a .keras file or a run directory) and check each artifact.
 
-    `-f all` exports every format the backend can (the others are named, skipped).
+    `-f all` exports every format the backend can with the packages installed (the
+    others are named, skipped).
 
     Each artifact is reloaded in its own runtime (Keras, TensorFlow, LiteRT,
     onnxruntime, OpenVINO), run on sample inputs (the spec's data, else random)
@@ -387,15 +414,20 @@ def export(
     chosen = _export_formats(formats)
     path = Path(source)
     _start_keras(backend, spec or source)
-    import keras
 
-    from ..backend import export_problem
-    from ..export import FORMATS, export_all, export_model
+    from ..export import FORMATS, export_all, export_model, require
 
     skipped: list[tuple[str, str]] = []
     if any(v.strip() == "all" for value in formats for v in value.split(",")):
-        # all: what this backend can export; the others are named, not errors
-        problems = {f: export_problem(f, keras.backend.backend()) for f in chosen}
+        # all: what this backend can export with what is installed; the others are
+        # named (with the command that would add them), not errors
+        problems: dict[str, str | None] = {}
+        for fmt in chosen:
+            try:
+                require(fmt)
+                problems[fmt] = None
+            except ExportError as err:
+                problems[fmt] = str(err)
         skipped = [(f, p) for f, p in problems.items() if p is not None]
         chosen = [f for f, p in problems.items() if p is None]
 

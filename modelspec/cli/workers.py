@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -126,7 +127,8 @@ def check_flags(
         raise click.UsageError(
             f"{flag} needs the JAX backend. Received: {backend}. TensorFlow's "
             "MultiWorkerMirroredStrategy does not work with Keras 3 (tensorflow#72388): "
-            "run with KERAS_BACKEND=jax or the spec's `backend: jax`. (TensorFlow's "
+            "run with --backend jax, KERAS_BACKEND=jax or the spec's `backend: jax`. "
+            "(TensorFlow's "
             "data_parallel uses the devices of one process.)"
         )
     section = data.get("train")
@@ -180,8 +182,14 @@ def launch(argv: Sequence[str], workers: int) -> int:
     Returns:
         The exit code: 0, or that of the first process that failed.
     """
+    from ..training.distribute import LAUNCHER_VARIABLE
+
     port = free_port()
     base = [sys.executable, "-m", "modelspec", "train", *argv]
+    env = os.environ | {LAUNCHER_VARIABLE: str(os.getpid())}
+    # Ctrl-C stops the workers even when this process was started with SIGINT ignored
+    # (a background job of a non-interactive shell)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="modelspec-workers-") as logs:
         files: list[IO[bytes]] = []
@@ -196,18 +204,26 @@ def launch(argv: Sequence[str], workers: int) -> int:
                     str(index),
                 ]
                 if index == 0:
-                    procs.append(subprocess.Popen([*base, *flags]))
+                    procs.append(subprocess.Popen([*base, *flags], env=env))
                     continue
                 out = open(Path(logs) / f"worker{index}.out", "wb")  # noqa: SIM115
                 log = open(Path(logs) / f"worker{index}.log", "wb")  # noqa: SIM115
                 files += [out, log]
                 procs.append(
                     subprocess.Popen(
-                        [*base, *flags], stdout=out, stderr=log, start_new_session=True
+                        [*base, *flags], stdout=out, stderr=log, start_new_session=True, env=env
                     )
                 )
             return _watch(procs, logs)
         except KeyboardInterrupt:
+            # process 0 stops at the end of its step and records the run as interrupted
+            # (it has had Ctrl-C too, from the terminal); then the others are stopped
+            first = procs[0] if procs else None
+            if first is not None and first.poll() is None:
+                with contextlib.suppress(OSError):
+                    first.send_signal(signal.SIGINT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    first.wait(GRACE * 3)
             _stop(procs)
             return 130
         finally:

@@ -152,6 +152,33 @@ def initialize(
     return _cluster
 
 
+#: Set by ``--workers`` in its processes' environment: the launcher's process id.
+LAUNCHER_VARIABLE = "MODELSPEC_LAUNCHER_PID"
+
+
+def watch_launcher() -> None:
+    """In a process that ``--workers`` started, stop (exit 1, one line) when the
+    launcher is gone (``kill -9`` on it would leave the workers training on)."""
+    launcher = os.environ.get(LAUNCHER_VARIABLE)
+    if not launcher or not launcher.isdigit():
+        return
+
+    def watch() -> None:
+        import sys
+        import time
+
+        while os.getppid() == int(launcher):
+            time.sleep(1)
+        sys.stderr.write(
+            f"Error: the --workers launcher (process {launcher}) ended; this worker stops "
+            "too. Resume the run with `modelspec train --resume RUN_DIR --workers N`.\n"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="modelspec-launcher-watch", daemon=True).start()
+
+
 def _not_joined(process_id: int | None, processes: int | None, where: str, wait: float) -> None:
     """The processes did not all join within ``wait`` seconds: one line, exit 2 (before
     JAX's own timeout aborts the process with a C++ stack trace)."""
