@@ -380,3 +380,28 @@ def test_a_backend_flag_over_the_specs_is_recorded_in_the_run(write_spec: Any) -
 
     backends._flag = None  # a new command: no --backend
     assert runner.invoke(main, ["evaluate", str(run)]).exit_code == 0
+
+
+def test_building_on_jax_does_not_load_tensorflow() -> None:
+    """Only the verbs that read data (tf.data) load TensorFlow off its backend."""
+    code = (
+        "import sys; from modelspec.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('tensorflow' in sys.modules)"
+    )
+    spec = str(ROOT / "specs" / "custom_dense.yaml")
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, "build", "-q", spec, "--backend", "jax"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert out.stdout.splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+def test_a_misspelt_backend_in_the_spec_is_located(write_spec: Any) -> None:
+    path = write_spec(JAX_SPEC.replace("backend: jax", "backend: pytorch"))
+    [error] = validate_spec(path).errors
+    assert error.format() == (
+        "spec.yaml:3:10: backend: expected 'tensorflow', 'jax' or 'torch'. "
+        "Received: 'pytorch'. Did you mean 'torch'?"
+    )

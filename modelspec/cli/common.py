@@ -104,7 +104,11 @@ def declared_in(spec: str) -> str | None:
 
 
 def _start_keras(
-    flag: str | None, source: str | None = None, overrides: Iterable[str] = ()
+    flag: str | None,
+    source: str | None = None,
+    overrides: Iterable[str] = (),
+    *,
+    data: bool = False,
 ) -> None:
     """Choose this process's backend (``--backend``, else the source's, else
     ``KERAS_BACKEND``...), then import Keras quietly. A backend that cannot be used
@@ -118,7 +122,7 @@ def _start_keras(
         backends.select(flag, _declared_backend(source, overrides))
     except backends.BackendError as err:
         raise click.UsageError(str(err)) from None
-    _quiet_tensorflow()
+    _quiet_tensorflow(with_tensorflow=data)
 
 
 def _usage_error(err: PluginError | RunError | backends.BackendError) -> click.UsageError:
@@ -143,15 +147,17 @@ def _print_diagnostics(diagnostics: Iterable[Diagnostic], *, err: bool = False) 
         click.echo(d.format(), err=err)
 
 
-def _quiet_tensorflow() -> None:
+def _quiet_tensorflow(with_tensorflow: bool = False) -> None:
     """Import Keras without TensorFlow's start-up chatter on stderr.
 
     TensorFlow prints C++ INFO lines (oneDNN...) before its logging is set up,
     which no environment variable hides; the import runs with file descriptor 2
     captured, and the capture is replayed if the import fails. Nothing is
     hidden when the user asked for TensorFlow's logs (``TF_CPP_MIN_LOG_LEVEL=0``).
-    On JAX and PyTorch, TensorFlow is imported there too when it is installed:
-    Keras seeds it and the data pipelines are ``tf.data``, so it comes anyway.
+    With ``with_tensorflow`` (the verbs that read data: train, evaluate, predict,
+    export), TensorFlow is imported there too on JAX and PyTorch when it is
+    installed: Keras seeds it and the data pipelines are ``tf.data``, so it comes
+    anyway. Building or drawing a model on those backends does not load it.
     """
     if "keras" in sys.modules or verbose():
         return
@@ -159,7 +165,8 @@ def _quiet_tensorflow() -> None:
     with captured_stderr(replay_on_error=True):
         import keras
 
-        if keras.backend.backend() != "tensorflow" and backends.installed("tensorflow"):
+        tf_too = keras.backend.backend() != "tensorflow" and backends.installed("tensorflow")
+        if with_tensorflow and tf_too:
             import tensorflow  # noqa: F401
 
 

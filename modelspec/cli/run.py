@@ -106,7 +106,7 @@ def train(
         sys.exit(launch(_without_workers(sys.argv[1:]), workers))
     if backend is not None and spec is not None and declared_in(spec) not in (None, backend):
         overrides += (f"backend={backend}",)  # the run's spec.yaml says what it ran on
-    _start_keras(backend, spec or resume, overrides)
+    _start_keras(backend, spec or resume, overrides, data=True)
     from ..training import train as run_training
     from ..training.distribute import cluster, initialize, watch_launcher, weights_digest
 
@@ -257,7 +257,7 @@ def evaluate(
     has the input transforms as layers (train.data.preprocess: model), or the
     spec's train.data.transform is applied first. Prints one `metric: value` per line.
     """
-    _start_keras(backend, source if Path(source).is_dir() else spec)
+    _start_keras(backend, source if Path(source).is_dir() else spec, data=True)
     from ..training.inference import evaluate_on
 
     try:
@@ -313,7 +313,7 @@ def predict(
         raise click.BadParameter(
             f"expected a path ending in .npz or .csv. Received: {output}", param_hint="'--output'"
         )
-    _start_keras(backend, source if Path(source).is_dir() else spec)
+    _start_keras(backend, source if Path(source).is_dir() else spec, data=True)
     from ..training import predict as run_predict
 
     try:
@@ -413,7 +413,7 @@ def export(
     """
     chosen = _export_formats(formats)
     path = Path(source)
-    _start_keras(backend, spec or source)
+    _start_keras(backend, spec or source, data=True)
 
     from ..export import FORMATS, export_all, export_model, require
 
