@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import catalogue, registry
 from .schema import LayerNode, ModelSpec
+from .spaces import KINDS
 
 
 def spec_json_schema() -> dict[str, Any]:
@@ -63,6 +64,7 @@ def spec_json_schema() -> dict[str, Any]:
     block["items"] = {"$ref": "#/$defs/LayerNode"}
     _compile_schema(schema)
     result: dict[str, Any] = _expressions_allowed(schema)
+    result["$defs"]["SearchSpace"] = SEARCH_SPACE
     return result
 
 
@@ -141,11 +143,28 @@ EXPRESSION = {"type": "string", "pattern": r"^\$\{[^{}]*\}$", "description": "a 
 #: A float PyYAML leaves as text: ``1e-6``, ``1.5E+3``.
 FLOAT_TEXT = {"type": "string", "pattern": r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?[eE][-+]?[0-9]+$"}
 _LITERAL_KEYS = ("enum", "const", "default", "examples", "pattern")
+#: A value ``modelspec tune`` searches (:mod:`modelspec.spec.spaces`).
+SEARCH_SPACE = {
+    "type": "object",
+    "description": "a search space for `modelspec tune`; build and train use its default",
+    "required": ["tune"],
+    "properties": {
+        "tune": {"enum": list(KINDS)},
+        "low": {"type": "number"},
+        "high": {"type": "number"},
+        "step": {"type": "number", "exclusiveMinimum": 0},
+        "log": {"type": "boolean"},
+        "values": {"type": "array", "minItems": 1},
+        "default": {},
+    },
+    "additionalProperties": False,
+}
+_SPACE_REF = {"$ref": "#/$defs/SearchSpace"}
 
 
 def _expressions_allowed(schema: Any) -> Any:
     """``schema`` with every number or boolean also accepting a ``${...}`` expression
-    (any value of a spec may be one)."""
+    (any value of a spec may be one), and every value a search space."""
     if isinstance(schema, list):
         return [_expressions_allowed(v) for v in schema]
     if not isinstance(schema, dict):
@@ -155,8 +174,10 @@ def _expressions_allowed(schema: Any) -> Any:
     listed = declared if isinstance(declared, list) else [declared]
     kinds = {k for k in listed if isinstance(k, str)}
     if kinds & {"integer", "number", "boolean"}:
-        alternatives = [result, EXPRESSION]
+        alternatives = [result, EXPRESSION, _SPACE_REF]
         if "number" in kinds:  # YAML 1.1 (PyYAML) reads 1e-6 as a string; modelspec as a number
             alternatives.append(FLOAT_TEXT)
         return {"anyOf": alternatives}
+    if kinds == {"string"} or "enum" in result:  # a choice of names (an optimizer...)
+        return {"anyOf": [result, _SPACE_REF]}
     return result

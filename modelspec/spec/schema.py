@@ -456,6 +456,30 @@ class ExportSpec(_Strict):
     check: bool = True
 
 
+class TuneSpec(_Strict):
+    """The study ``modelspec tune`` runs over the spec's search spaces (``{tune: ...}`` values).
+
+    Attributes:
+        objective: What a trial is judged by: a loss or metric training logs
+            (default ``val_loss``); its best epoch is the trial's value.
+        direction: ``minimize`` or ``maximize``; by default the objective's own
+            (losses go down, accuracy up).
+        trials: Trials the study runs in all (default 20; a grid's size with ``grid``).
+        timeout: Seconds after which ``modelspec tune`` starts no new trial.
+        sampler: ``tpe`` (Optuna's default), ``random`` or ``grid`` (every combination).
+        pruner: Stops a trial whose objective falls behind: ``median``, ``hyperband``, ``none``.
+        seed: Seeds the sampler (default: ``train.seed``).
+    """
+
+    objective: StrictStr = "val_loss"
+    direction: Literal["minimize", "maximize"] | None = None
+    trials: Annotated[StrictInt, Field(gt=0)] | None = None
+    timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, allow_inf_nan=False)] | None = None
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    seed: StrictInt | None = None
+
+
 class ModelSpec(_Strict):
     """A whole spec. Build one with :func:`modelspec.load_spec`, which also checks the graph.
 
@@ -474,6 +498,7 @@ class ModelSpec(_Strict):
         export: Formats ``modelspec train`` exports at the end of a run.
         backend: The Keras backend to build and train on (``tensorflow``, ``jax``,
             ``torch``); ``--backend`` overrides it, ``KERAS_BACKEND`` applies without it.
+        tune: The hyperparameter study of ``modelspec tune``.
     """
 
     modelspec: Literal[1]
@@ -492,6 +517,7 @@ class ModelSpec(_Strict):
     compile: CompileSpec | None = None
     train: TrainSpec | None = None
     export: ExportSpec | None = None
+    tune: TuneSpec | None = None
 
     _document: Document | None = PrivateAttr(default=None)
 

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,8 @@ from ...errors import Diagnostic, SpecError
 from ..expand import expand
 from ..loader import Document, load_document
 from ..schema import ModelSpec
+from ..spaces import Space, defaults, shown_value, space_of, substitute
+from ..spaces import find as find_spaces
 from .backend import check_backend
 from .compile import check_compile
 from .context import Context
@@ -41,6 +44,7 @@ from .export import check_export
 from .structure import check_imports, check_structure
 from .train import check_train
 from .trainable import check_trainable
+from .tune import check_tune
 from .wiring import check_graph
 
 Source = str | os.PathLike[str] | Mapping[str, Any] | ModelSpec | Document
@@ -116,8 +120,99 @@ def _document(source: Source) -> Document:
     return load_document(source)
 
 
+#: How many variants of a spec with search spaces are checked (each space's ends).
+MAX_VARIANTS = 64
+
+
 def _check(
     doc: Document, allow_imports: bool, backend: str | None = None, *, loading: bool = False
+) -> Report:
+    """The spec with each search space at its default, then at each space's ends (so
+    no value a study samples makes an invalid model), checked."""
+    spaces, problems = find_spaces(doc)
+    if not spaces and not problems:
+        return _check_one(doc, allow_imports, backend, loading, [])
+    report = _check_one(substitute(doc, defaults(spaces)), allow_imports, backend, loading, spaces)
+    # a space that is not valid: the problems of its value are noise
+    bad = [space_of(doc.data, d.path) for d in problems]
+    found = problems + [
+        _at_default(d, spaces) for d in report.diagnostics if not _under(d.path, bad)
+    ]
+    if not found or all(d.severity == "warning" for d in found):
+        found += _at_ends(doc, spaces, allow_imports, backend, loading, report.diagnostics)
+    if spaces and all(d.severity == "warning" for d in found):
+        found.append(
+            doc.diagnostic(
+                spaces[0].path,
+                f"{SPACES_NOTE} ({len(spaces)}): build and train use their defaults ("
+                + ", ".join(f"{s.name}={shown_value(s.default)}" for s in spaces[:6])
+                + (", ..." if len(spaces) > 6 else "")
+                + "); `modelspec tune` searches them",
+                severity="warning",
+                source=True,
+            )
+        )
+    order = {d: i for i, d in enumerate(found)}
+    report.diagnostics = sorted(found, key=lambda d: (d.line, d.column, order[d]))
+    if not report.ok:
+        report.spec = None
+    return report
+
+
+#: How the warning that a spec has search spaces starts.
+SPACES_NOTE = "search spaces"
+
+
+def _at_default(d: Diagnostic, spaces: list[Space]) -> Diagnostic:
+    """A problem of a space's default value, saying so."""
+    space = next((s for s in spaces if _under(d.path, [s.path])), None)
+    if space is None or d.severity != "error":
+        return d
+    at = f"default={shown_value(space.default)}"
+    return dataclasses.replace(d, message=f"{d.message} (at its search space's {at})")
+
+
+def _under(path: tuple[Any, ...], prefixes: list[tuple[Any, ...]]) -> bool:
+    return any(path[: len(p)] == p for p in prefixes)
+
+
+def _at_ends(
+    doc: Document,
+    spaces: list[Space],
+    allow_imports: bool,
+    backend: str | None,
+    loading: bool,
+    seen: list[Diagnostic],
+) -> list[Diagnostic]:
+    """The errors of the spec with one space at one of its ends (or choices), the
+    others at their defaults, each said once, naming the space and the value."""
+    known = {_place(d) for d in seen}
+    found: list[Diagnostic] = []
+    variants = [(s, end, v) for s in spaces for end, v in s.ends() if v != s.default]
+    for space, end, value in variants[:MAX_VARIANTS]:
+        variant = substitute(doc, defaults(spaces) | {space.path: value})
+        for d in _check_one(variant, allow_imports, backend, loading, spaces).errors:
+            if _place(d) in known:
+                continue
+            known.add(_place(d))
+            at = f"{end}={shown_value(value)}"
+            if _under(d.path, [space.path]):
+                message = f"{d.message} (at its search space's {at})"
+            else:
+                line = doc.locate(space.path)[0]
+                message = (
+                    f"{d.message} (when the search space {space.name}, line {line}, is at {at})"
+                )
+            found.append(dataclasses.replace(d, message=message))
+    return found
+
+
+def _check_one(
+    doc: Document,
+    allow_imports: bool,
+    backend: str | None,
+    loading: bool,
+    spaces: list[Space],
 ) -> Report:
     """Vars and expressions substituted, then every section's checks, their findings
     in document order."""
@@ -131,6 +226,7 @@ def _check(
     check_train(ctx)
     check_trainable(ctx)
     check_export(ctx)
+    check_tune(ctx, spaces)
     # a value whose expression failed is still its text: its other problems would echo that
     failed = [d.path for d in expansion]
     found = expansion + [

@@ -144,18 +144,25 @@ def _distribute(ctx: Context, section: dict[str, Any]) -> None:
 
 def _monitors(ctx: Context, section: dict[str, Any]) -> None:
     """``train.monitor`` and each callback's ``monitor`` name something training logs."""
+    places: list[tuple[PathT, Any]] = [(("train", "monitor"), section.get("monitor"))]
+    for i, callback in enumerate(as_list(section.get("callbacks"))):
+        if isinstance(callback, dict) and "monitor" in callback:
+            places.append((("train", "callbacks", i, "monitor"), callback["monitor"]))
+    check_quantities(ctx, places)
+
+
+def check_quantities(ctx: Context, places: list[tuple[PathT, Any]]) -> None:
+    """Each ``(path, name)`` names a loss or metric training logs (``val_`` ones with a
+    validation split), with did-you-mean; nothing is said when the spec cannot tell."""
     logged = logged_names(ctx.data)
-    if logged is None:
+    section = ctx.data.get("train")
+    if logged is None or not isinstance(section, dict):
         return
     data = section.get("data")
     split = data.get("split") if isinstance(data, dict) else None
     fraction = split.get("validation", 0.1) if isinstance(split, dict) else 0.1
     validated = not isinstance(fraction, int | float) or fraction > 0
     known = sorted(logged | ({f"val_{n}" for n in logged} if validated else set()))
-    places: list[tuple[PathT, Any]] = [(("train", "monitor"), section.get("monitor"))]
-    for i, callback in enumerate(as_list(section.get("callbacks"))):
-        if isinstance(callback, dict) and "monitor" in callback:
-            places.append((("train", "callbacks", i, "monitor"), callback["monitor"]))
     for path, value in places:
         if not isinstance(value, str) or value in known:
             continue
