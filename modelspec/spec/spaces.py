@@ -111,7 +111,7 @@ class Space:
 
     def describe(self) -> dict[str, Any]:
         """The space as a plain mapping (what a study records to recognise it)."""
-        found = {"tune": self.kind, "path": ".".join(map(str, self.path))}
+        found: dict[str, Any] = {"tune": self.kind, "path": ".".join(map(str, self.path))}
         for key in _KEYS[self.kind]:
             value = getattr(self, key, None) if key != "values" else list(self.values)
             if key != "default" and value not in (None, False):
@@ -204,7 +204,7 @@ def _name(data: dict[str, Any], path: PathT) -> str:
     parts: list[str] = []
     value: Any = data
     for i, part in enumerate(path):
-        value = value[part] if isinstance(value, dict | list) else None
+        value = value[part] if isinstance(value, dict | list) else None  # type: ignore[index]
         if isinstance(part, int) and isinstance(value, dict) and isinstance(value.get("name"), str):
             if i == 1 and path[0] == "layers":
                 parts.pop()
@@ -424,7 +424,7 @@ def _spans(
         return None
     if not isinstance(root, yaml.MappingNode):
         return None
-    edits = []
+    edits: list[tuple[int, int, str]] = []
     for path, value in values.items():
         found = _node(root, path)
         if found is None:
