@@ -207,6 +207,11 @@ class ExportError(ModelSpecError):
     """An export failed, or its artifact does not reproduce the Keras model."""
 
 
+class TuneError(ModelSpecError):
+    """A study cannot run: Optuna is not installed, its storage cannot be opened, or
+    the study there searches other spaces than the spec."""
+
+
 class RegistryError(ModelSpecError):
     """A name is registered twice, or a registration is malformed."""
 

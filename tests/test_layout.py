@@ -38,6 +38,7 @@ STAGES = (
     "rundir",
     "export",
     "training",
+    "tuning",
     "cli",
     "__main__",
     "__init__",

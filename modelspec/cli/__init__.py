@@ -8,7 +8,7 @@ Example:
     $ modelspec build specs/antirectifier_digits.yaml -o model.keras
 """
 
-from . import run, spec  # noqa: F401  (the verbs register on `main`)
+from . import run, spec, tune  # noqa: F401  (the verbs register on `main`)
 from .common import EXIT_BAD_SPEC, EXIT_INTERRUPTED, main
 
 __all__ = ["EXIT_BAD_SPEC", "EXIT_INTERRUPTED", "main"]

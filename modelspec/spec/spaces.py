@@ -81,6 +81,12 @@ class Space:
     values: tuple[Any, ...] = ()
     default: Any = None
 
+    @property
+    def by_index(self) -> bool:
+        """Whether a study samples the index of a choice (some are mappings or lists)."""
+        scalar = (bool, int, float, str, type(None))
+        return self.kind == "choice" and not all(isinstance(v, scalar) for v in self.values)
+
     def ends(self) -> list[tuple[str, Any]]:
         """The values validate checks the spec at: both ends of a range, every choice.
 
@@ -334,7 +340,7 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
             )
             finder.fail(
                 (*path, "step"),
-                f"expected a step that divides high - low ({shown(_tidy(high - low))}). "
+                f"expected a step that divides high - low ({high - low if integer else _tidy(high - low)}). "
                 f"Received: step={step}: the values would stop at {last}, short of "
                 f"high={high}. Set high: {last}, or a step that divides the range",
             )

@@ -42,7 +42,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,14 @@ from .. import data as data_module
 from .._version import __version__
 from ..build import build_model, deep_graph, graph_size, load_model, start_stage
 from ..build.adapt import has_adapt
-from ..errors import ExportError, ModelSpecError, RunInterrupted, SpecError, TrainingFailed
+from ..errors import (
+    ExportError,
+    ModelSpecError,
+    RunError,
+    RunInterrupted,
+    SpecError,
+    TrainingFailed,
+)
 from ..files import write_text
 from ..rundir import model_file, new_run_dir, read_run, run_spec, save_model
 from ..spec.loader import apply_overrides, load_document
@@ -140,6 +147,8 @@ def train(
     plugins: Iterable[str] = (),
     allow_imports: bool = False,
     verbose: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    into: PathLike | None = None,
 ) -> TrainResult:
     """Train the model a spec describes, on the data its ``train:`` section names.
 
@@ -152,6 +161,9 @@ def train(
         plugins: Modules to import first (custom layers, data functions...).
         allow_imports: Honour the spec's ``imports:``.
         verbose: Keras's progress output (default ``train.verbose``).
+        callbacks: More Keras callbacks, run after the run's own each epoch.
+        into: The run directory to make (instead of a new one in ``out_dir``);
+            it must not exist yet.
 
     Returns:
         A :class:`TrainResult`.
@@ -159,7 +171,7 @@ def train(
     Raises:
         SpecError: The spec is invalid, or has no ``train:`` section.
         DataError: The data does not fit the spec (before training starts).
-        RunError: ``resume`` is not a run directory.
+        RunError: ``resume`` is not a run directory, or ``into`` exists.
 
     Example:
         Not run here (it trains)::
@@ -218,7 +230,10 @@ def train(
         model, data = model_and_data(loaded, preprocess)
 
     if resume is None:
-        run_dir = new_run_dir(Path(out_dir or "runs"), loaded.name)
+        if into is not None:
+            run_dir = _claim(Path(into))
+        else:
+            run_dir = new_run_dir(Path(out_dir or "runs"), loaded.name)
         write_text(run_dir / "spec.yaml", _resolved_yaml(loaded, record))
         meta = {
             "spec_file": loaded.document.file,
@@ -249,6 +264,7 @@ def train(
                 allow_imports,
                 extend,
                 spread,
+                list(callbacks),
             )
     except KeyboardInterrupt:
         _record(run_dir, meta, "interrupted")
@@ -259,6 +275,19 @@ def train(
     except Exception as err:
         _record(run_dir, meta, "failed", f"{type(err).__name__}: {err}")
         raise TrainingFailed(run_dir, err) from err
+
+
+def _claim(run_dir: Path) -> Path:
+    """Make the run directory a caller named; it must be new."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        raise RunError(
+            f"expected a new run directory. Received: {run_dir}, which exists; resume it "
+            "with `modelspec train --resume`, or choose another"
+        ) from None
+    return run_dir
 
 
 def model_and_data(loaded: ModelSpec, preprocess: str) -> tuple[keras.Model, Data]:
@@ -355,6 +384,7 @@ def _run(
     allow_imports: bool,
     extend: bool = False,
     spread: distribute.Plan | None = None,
+    extra: list[Any] | None = None,
 ) -> TrainResult:
     """Fit, evaluate, save and export into the run directory."""
     spread = spread or distribute.Plan("none", keras.backend.backend())
@@ -412,7 +442,7 @@ def _run(
                 initial_epoch=max(initial_epoch, stage.start),
                 epochs=total_epochs,
                 shuffle=False,  # the tf.data pipeline shuffles (seeded)
-                callbacks=[interrupt, stage_end, *callbacks],
+                callbacks=[interrupt, stage_end, *callbacks, *(extra or [])],
                 verbose=shown,
             )
             if model.stop_training and not stage_end.reached:

@@ -166,7 +166,7 @@ SPACES_NOTE = "search spaces"
 def _at_default(d: Diagnostic, spaces: list[Space]) -> Diagnostic:
     """A problem of a space's default value, saying so."""
     space = next((s for s in spaces if _under(d.path, [s.path])), None)
-    if space is None or d.severity != "error":
+    if space is None or d.severity != "error" or "sampler" in d.message:
         return d
     at = f"default={shown_value(space.default)}"
     return dataclasses.replace(d, message=f"{d.message} (at its search space's {at})")

@@ -1,0 +1,336 @@
+"""Tune: an Optuna study over a spec's search spaces, each trial an ordinary run.
+
+:func:`tune` runs trials of the spec (:mod:`.trial`) in a study stored in
+``STUDY_DIR/study.db`` or a database (:mod:`.study`) until the study has its
+trials, then writes ``best.yaml``, ``trials.csv`` and the plots (:mod:`.report`).
+Run it again to continue the study (more ``trials`` add more); several
+processes, on one machine or many, share a study through its storage.
+
+Example:
+    Four trials of a small spec (not run here: it trains)::
+
+        result = tune("specs/antirectifier_digits.yaml", trials=4, study_dir="studies/a")
+        result.best_params  # {'dense.units': 128, ...}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunInterrupted, SpecError
+from ..spec.loader import Document, apply_overrides, load_document
+from ..spec.spaces import Space, find
+from ..spec.validate import load_spec
+from . import report
+from .report import Row
+from .study import (
+    Settings,
+    budget_lock,
+    consumed,
+    heartbeat,
+    open_study,
+    requeue,
+    require_optuna,
+    revive,
+    storage_name,
+    worker_id,
+)
+from .trial import Outcome, Setup, run_trial
+
+__all__ = ["TuneResult", "tune"]
+
+PathLike = str | os.PathLike[str]
+#: Trials of a study by default (a grid's size with ``sampler: grid``).
+DEFAULT_TRIALS = 20
+
+
+@dataclasses.dataclass
+class TuneResult:
+    """What a study has found so far.
+
+    Attributes:
+        study_dir: The study's folder (trial run directories, best.yaml, trials.csv, plots).
+        storage: Where the study is stored (password hidden).
+        objective: What trials are judged by; ``direction`` whether lower
+            (``minimize``) or higher is better.
+        trials: Every trial of the study, in order.
+        ran: The trials this call ran.
+        best: The best completed trial, ``None`` when none completed.
+        best_spec: ``best.yaml``, when there is a best trial.
+        plots: The plots written; ``notes`` says why others were not.
+    """
+
+    study_dir: Path
+    storage: str
+    objective: str
+    direction: str
+    trials: list[Row]
+    ran: list[int] = dataclasses.field(default_factory=list)
+    best: Row | None = None
+    best_spec: Path | None = None
+    plots: list[Path] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """The best trial's value for each space, by name."""
+        return dict(self.best.params) if self.best is not None else {}
+
+    @property
+    def best_value(self) -> float | None:
+        """The best trial's objective."""
+        return self.best.value if self.best is not None else None
+
+
+def prepare(
+    spec: PathLike | Mapping[str, Any],
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    *,
+    plugins: Iterable[str] = (),
+    allow_imports: bool = False,
+) -> tuple[Document, list[Space], Settings]:
+    """The spec's document (``--set`` applied), its search spaces and the study's
+    settings, the spec validated first.
+
+    Raises:
+        SpecError: The spec is not valid, has no search space or no ``train:``.
+    """
+    doc = load_document(spec)
+    items = overrides if isinstance(overrides, Mapping) else list(overrides or [])
+    apply_overrides(doc, items)
+    loaded = load_spec(doc, plugins=plugins, allow_imports=allow_imports)
+    spaces, _ = find(doc)
+    if not spaces:
+        raise SpecError(
+            [
+                doc.diagnostic(
+                    (),
+                    "expected at least one search space to tune. Received: none. Make a "
+                    "value one, e.g. units: {tune: int, low: 32, high: 512} or "
+                    "learning_rate: {tune: float, low: 1.0e-4, high: 1.0e-2, log: true}",
+                )
+            ]
+        )
+    if loaded.train is None:
+        raise SpecError(
+            [doc.diagnostic((), "expected a `train:` section: every trial trains the spec")]
+        )
+    section = loaded.tune
+    objective = section.objective if section is not None else "val_loss"
+    direction = section.direction if section is not None else None
+    if direction is None:
+        from ..training.callbacks import monitor_mode
+
+        mode = monitor_mode(loaded, objective)
+        if mode == "auto":
+            raise SpecError(
+                [
+                    doc.diagnostic(
+                        ("tune", "objective"),
+                        f"cannot tell whether {objective} is better higher or lower. "
+                        "Say it: tune: {direction: maximize} (or minimize)",
+                    )
+                ]
+            )
+        direction = "maximize" if mode == "max" else "minimize"
+    sampler = section.sampler if section is not None else "tpe"
+    trials = section.trials if section is not None else None
+    if trials is None:
+        trials = math.prod(len(s.grid() or []) for s in spaces) if sampler == "grid" else None
+    settings = Settings(
+        name=loaded.name,
+        objective=objective,
+        direction=direction,
+        trials=trials or DEFAULT_TRIALS,
+        sampler=sampler,
+        pruner=section.pruner if section is not None else "median",
+        seed=section.seed
+        if section is not None and section.seed is not None
+        else loaded.train.seed,
+        epochs=loaded.train.total_epochs,
+    )
+    return doc, spaces, settings
+
+
+def tune(
+    spec: PathLike | Mapping[str, Any],
+    *,
+    trials: int | None = None,
+    study_dir: PathLike | None = None,
+    storage: str | None = None,
+    timeout: float | None = None,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    plugins: Iterable[str] = (),
+    allow_imports: bool = False,
+    verbose: int = 0,
+    join: bool = False,
+    worker: int = 0,
+    report_at_end: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> TuneResult:
+    """Search the spec's search spaces with Optuna until the study has its trials.
+
+    Args:
+        spec: A spec path, YAML text or mapping, with search spaces.
+        trials: Trials the study has in all (default ``tune.trials``, else 20).
+            Running again with more continues the study.
+        study_dir: The study's folder (default ``studies/<spec name>``).
+        storage: A database URL Optuna supports, shared by workers on many
+            machines (default: ``study_dir/study.db``).
+        timeout: Seconds after which no new trial starts (default ``tune.timeout``).
+        overrides: ``--set`` values, applied to every trial.
+        plugins: Modules to import first.
+        allow_imports: Honour the spec's ``imports:``.
+        verbose: Keras's progress output in each trial (default none).
+        join: Only work on a study another ``tune`` started (never create it).
+        worker: This worker's index among several (varies the sampler's seed).
+        report_at_end: Write best.yaml, trials.csv and the plots at the end.
+        echo: Where progress lines go (default ``print``).
+
+    Returns:
+        A :class:`TuneResult`.
+
+    Raises:
+        SpecError: The spec is invalid or has no search space.
+        TuneError: Optuna is missing, or the storage cannot be used.
+        RunInterrupted: Ctrl-C: the trial running is queued to resume next time.
+
+    Example:
+        Not run here (it trains)::
+
+            tune("specs/antirectifier_digits.yaml", trials=4).best_value
+    """
+    say = echo or (lambda line: print(line, flush=True))
+    require_optuna()
+    plugins = tuple(plugins)
+    doc, spaces, settings = prepare(spec, overrides, plugins=plugins, allow_imports=allow_imports)
+    if trials is not None:
+        settings = dataclasses.replace(settings, trials=trials)
+    if timeout is None and doc.data.get("tune", {}).get("timeout") is not None:
+        timeout = float(doc.data["tune"]["timeout"])
+    folder = Path(study_dir) if study_dir is not None else Path("studies") / settings.name
+    study, store = open_study(settings, folder, storage, spaces, worker=worker, create=not join)
+    shown_storage = storage_name(folder, storage)
+    with budget_lock(folder):
+        revived = revive(study, store)
+        done = consumed(study)
+    if worker == 0:
+        say(
+            f"study {settings.name} in {shown_storage}: {min(done, settings.trials)} of "
+            f"{settings.trials} trials started before; {settings.sampler} sampler, "
+            f"{settings.pruner} pruner, {settings.direction} {settings.objective}"
+        )
+    for number in revived:
+        say(f"trial {number}: its worker stopped; queued to resume")
+    setup = Setup(
+        doc,
+        spaces,
+        folder,
+        settings.objective,
+        settings.direction,
+        plugins,
+        allow_imports,
+        verbose,
+    )
+    ran = _work(study, store, setup, settings, timeout, say)
+    result = TuneResult(
+        folder,
+        shown_storage,
+        settings.objective,
+        settings.direction,
+        report.rows(study, spaces),
+        ran,
+    )
+    if report_at_end:
+        finish(result, study, doc, spaces, say)
+    return result
+
+
+def _work(
+    study: Any,
+    store: Any,
+    setup: Setup,
+    settings: Settings,
+    timeout: float | None,
+    say: Callable[[str], None],
+) -> list[int]:
+    """Take trials while the study has fewer than its budget (or one is queued)."""
+    optuna = require_optuna()
+    waiting = (optuna.trial.TrialState.WAITING,)
+    started = time.monotonic()
+    ran: list[int] = []
+    while timeout is None or time.monotonic() - started < timeout:
+        with budget_lock(setup.study_dir):
+            revive(study, store)
+            queued = study.get_trials(deepcopy=False, states=waiting)
+            if not queued and consumed(study) >= settings.trials:
+                break
+            trial = study.ask()
+            store.set_trial_system_attr(trial._trial_id, "modelspec_worker", worker_id())
+        begun = time.monotonic()
+        with heartbeat(store, trial._trial_id):
+            try:
+                outcome = run_trial(trial, setup)
+            except (KeyboardInterrupt, RunInterrupted):
+                trial.set_user_attr("error", "interrupted (Ctrl-C): resumes next time")
+                frozen = study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                requeue(study, frozen)
+                raise
+        _tell(study, trial, outcome, optuna)
+        ran.append(trial.number)
+        say(_line(trial, outcome, setup, time.monotonic() - begun))
+    return ran
+
+
+def _tell(study: Any, trial: Any, outcome: Outcome, optuna: Any) -> None:
+    states = optuna.trial.TrialState
+    if outcome.error is not None:
+        trial.set_user_attr("error", outcome.error)
+    if outcome.state == "COMPLETE":
+        study.tell(trial, outcome.value)
+    elif outcome.state == "PRUNED":
+        study.tell(trial, state=states.PRUNED)
+    else:
+        study.tell(trial, state=states.FAIL)
+
+
+def _line(trial: Any, outcome: Outcome, setup: Setup, seconds: float) -> str:
+    """``trial 3: val_loss 0.1234 (dense.units=64, ...) in 12 s``."""
+    params = []
+    for space in setup.spaces:
+        value = trial.params.get(space.name)
+        if space.by_index and isinstance(value, int):
+            value = space.values[value]
+        shown = f"{value:.4g}" if isinstance(value, float) else report.shown_value(value)
+        params.append(f"{space.name}={shown}")
+    values = ", ".join(params)
+    if outcome.state == "COMPLETE":
+        what = f"{setup.objective} {outcome.value:.4g}"
+    elif outcome.state == "PRUNED":
+        what = f"pruned after epoch {outcome.epochs} ({setup.objective} {outcome.value:.4g})"
+    else:
+        what = f"failed: {outcome.error}"
+    return f"trial {trial.number}: {what} ({values}) in {seconds:.0f} s"
+
+
+def finish(
+    result: TuneResult, study: Any, doc: Document, spaces: list[Space], say: Callable[[str], None]
+) -> None:
+    """best.yaml, trials.csv and the plots, from the study as it stands."""
+    folder = result.study_dir
+    result.trials = report.rows(study, spaces)
+    report.write_table(folder, result.trials, spaces)
+    result.best = report.best_row(result.trials, result.direction)
+    if result.best is not None:
+        result.best_spec = report.write_best(folder, doc, spaces, result.best, result.objective)
+    else:
+        result.notes.append("no trial completed: no best.yaml")
+    result.plots, skipped = report.write_plots(study, folder)
+    result.notes += skipped
+    del say

@@ -1,0 +1,159 @@
+"""What a study leaves in its folder: the best spec, the trials table, two plots.
+
+- ``best.yaml``: the spec as written, with the best trial's values in place of
+  its search spaces and without the ``tune:`` section, ready for ``modelspec train``;
+- ``trials.csv``: every trial, its state, value, values, epochs, run directory, error;
+- ``history.png`` and ``importances.png``: Optuna's optimisation history and
+  parameter importances (matplotlib).
+
+Example:
+    >>> row = Row(3, "COMPLETE", 0.25, {"d.units": 64}, 5, "trial-0003", None)
+    >>> row.cells(["d.units"])
+    ['3', 'COMPLETE', '0.25', '64', '5', 'trial-0003', '']
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..files import atomic_path, write_text
+from ..spec.loader import Document
+from ..spec.spaces import Space, filled_text, shown_value
+
+
+@dataclasses.dataclass
+class Row:
+    """One trial of a study, as the table shows it."""
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    epochs: int | None
+    run_dir: str | None
+    error: str | None
+
+    def cells(self, names: list[str]) -> list[str]:
+        value = "" if self.value is None else f"{self.value:.6g}"
+        params = [shown_value(self.params[n]) if n in self.params else "" for n in names]
+        epochs = "" if self.epochs is None else str(self.epochs)
+        return [
+            str(self.number),
+            self.state,
+            value,
+            *params,
+            epochs,
+            self.run_dir or "",
+            self.error or "",
+        ]
+
+
+def rows(study: Any, spaces: list[Space]) -> list[Row]:
+    """Every trial of the study, in order, with each space's value as the spec writes it."""
+    found = []
+    for trial in study.get_trials(deepcopy=False):
+        params = {}
+        for space in spaces:
+            if space.name in trial.params:
+                value = trial.params[space.name]
+                if space.by_index:
+                    value = space.values[value]
+                elif space.kind == "float" and space.step is not None:
+                    value = float(f"{value:.12g}")  # on the step's grid, without binary noise
+                params[space.name] = value
+        found.append(
+            Row(
+                trial.number,
+                trial.state.name,
+                trial.value if trial.state.name in ("COMPLETE", "PRUNED") else None,
+                params,
+                trial.user_attrs.get("epochs"),
+                trial.user_attrs.get("run_dir"),
+                trial.user_attrs.get("error"),
+            )
+        )
+    return found
+
+
+def best_row(table: list[Row], direction: str) -> Row | None:
+    """The completed trial with the best value."""
+    done = [r for r in table if r.state == "COMPLETE" and r.value is not None]
+    if not done:
+        return None
+    pick = max if direction == "maximize" else min
+    return pick(done, key=lambda r: (r.value, -r.number) if pick is max else (r.value, r.number))
+
+
+def write_best(
+    study_dir: Path, doc: Document, spaces: list[Space], best: Row, objective: str
+) -> Path:
+    """``best.yaml``: the spec with the best trial's values, without ``tune:``."""
+    values = {s.path: best.params[s.name] for s in spaces}
+    head = (
+        f"# The best trial ({best.number}, {objective} {best.value:.6g}) of the study in "
+        f"{study_dir}, by modelspec {__version__}\n# from {doc.file}: train it with "
+        f"`modelspec train {study_dir / 'best.yaml'}`\n"
+    )
+    target = study_dir / "best.yaml"
+    write_text(target, head + filled_text(doc, values, drop=("tune",)))
+    return target
+
+
+def write_table(study_dir: Path, table: list[Row], spaces: list[Space]) -> Path:
+    """``trials.csv``, one row per trial."""
+    names = [s.name for s in spaces]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["trial", "state", "value", *names, "epochs", "run_dir", "error"])
+    for row in table:
+        writer.writerow(row.cells(names))
+    target = study_dir / "trials.csv"
+    write_text(target, out.getvalue())
+    return target
+
+
+def top(table: list[Row], direction: str, count: int = 5) -> list[Row]:
+    """The best ``count`` completed trials, best first."""
+    done = [r for r in table if r.state == "COMPLETE" and r.value is not None]
+    return sorted(done, key=lambda r: r.value or 0.0, reverse=direction == "maximize")[:count]
+
+
+def write_plots(study: Any, study_dir: Path) -> tuple[list[Path], list[str]]:
+    """``history.png`` and ``importances.png``; the plots that cannot be drawn yet are
+    named with why (importances need two completed trials)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as vis
+
+    written, skipped = [], []
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    plots: list[tuple[str, Any]] = [("history.png", vis.plot_optimization_history)]
+    if len(done) >= 2:
+        plots.append(("importances.png", vis.plot_param_importances))
+    else:
+        skipped.append("importances.png: needs two completed trials")
+    for name, plot in plots:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                axes = plot(study)
+                figure: Any = axes.figure
+                figure.set_size_inches(8, 5)
+                figure.tight_layout()
+                with atomic_path(study_dir / name) as tmp:
+                    figure.savefig(tmp, format="png", dpi=100)
+                plt.close(figure)
+        except Exception as err:  # Optuna could not draw it (e.g. one value everywhere)
+            skipped.append(f"{name}: {' '.join(str(err).split())[:200]}")
+            plt.close("all")
+            continue
+        written.append(study_dir / name)
+    return written, skipped

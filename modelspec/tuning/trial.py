@@ -1,0 +1,197 @@
+"""One trial: the spec with sampled values, trained into its run directory.
+
+A trial is an ordinary run (``STUDY_DIR/trial-0007/``, with its resolved spec):
+Keras reports the objective to Optuna after each epoch (:class:`Pruning`), and a
+trial that falls behind is stopped there (pruned). A trial that cannot be built
+or trained (a sampled shape Keras refuses, a NaN loss) fails with its error
+recorded, and the study goes on. A trial queued again after its worker died
+resumes its run directory.
+
+Example:
+    Not run here (it trains)::
+
+        outcome = run_trial(trial, setup)
+        outcome.state, outcome.value  # ('COMPLETE', 0.1234)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from ..errors import ModelSpecError, RunInterrupted, SpecError
+from ..spec.loader import Document, PathT
+from ..spec.spaces import Space, substitute
+from ..spec.validate import load_spec
+from ..training import train
+
+#: Top-level sections a trial's spec leaves out: the study's own settings, and the
+#: exports (the best spec is trained and exported once the study is done).
+LEFT_OUT = ("tune", "export")
+
+
+@dataclasses.dataclass
+class Setup:
+    """What every trial of a study shares."""
+
+    doc: Document
+    spaces: list[Space]
+    study_dir: Path
+    objective: str
+    direction: str
+    plugins: tuple[str, ...] = ()
+    allow_imports: bool = False
+    verbose: int = 0
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How a trial ended: ``COMPLETE`` with its value, ``PRUNED`` at an epoch, or
+    ``FAIL`` with its error."""
+
+    state: str
+    value: float | None = None
+    error: str | None = None
+    epochs: int = 0
+
+
+class Pruning(keras.callbacks.Callback):
+    """Reports the objective to Optuna after each epoch; stops training (pruned)
+    when Optuna's pruner says the trial falls behind."""
+
+    def __init__(self, trial: Any, objective: str) -> None:
+        super().__init__()
+        self.trial, self.objective = trial, objective
+        self.pruned_at: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        value = (logs or {}).get(self.objective)
+        if value is None or not math.isfinite(float(value)):
+            return
+        self.trial.report(float(value), epoch)
+        if self.trial.should_prune():
+            self.pruned_at = epoch + 1
+            self.model.stop_training = True
+
+
+def values_of(trial: Any, spaces: list[Space]) -> dict[PathT, Any]:
+    """The trial's value for each space (sampled, or the queued trial's own)."""
+    values: dict[PathT, Any] = {}
+    for space in spaces:
+        if space.kind == "int":
+            assert space.low is not None and space.high is not None
+            value: Any = trial.suggest_int(
+                space.name,
+                int(space.low),
+                int(space.high),
+                step=int(space.step or 1),
+                log=space.log,
+            )
+        elif space.kind == "float":
+            assert space.low is not None and space.high is not None
+            value = trial.suggest_float(
+                space.name, space.low, space.high, step=space.step, log=space.log
+            )
+            if space.step is not None:  # 0.30000000000000004 → 0.3
+                value = float(f"{value:.12g}")
+        elif space.by_index:  # mappings or lists among the choices: Optuna picks an index
+            index = trial.suggest_categorical(space.name, list(range(len(space.values))))
+            value = space.values[index]
+        else:
+            value = trial.suggest_categorical(space.name, list(space.values))
+        values[space.path] = value
+    return values
+
+
+def trial_spec(setup: Setup, values: dict[PathT, Any]) -> Any:
+    """The spec a trial trains: the values in place of the spaces, no study settings."""
+    doc = substitute(setup.doc, values)
+    doc.data = {k: v for k, v in doc.data.items() if k not in LEFT_OUT}
+    return load_spec(doc, plugins=setup.plugins, allow_imports=setup.allow_imports)
+
+
+def run_trial(trial: Any, setup: Setup) -> Outcome:
+    """Train one trial into its run directory and judge it by the objective.
+
+    Raises:
+        RunInterrupted: Ctrl-C; the run directory keeps its completed epochs.
+    """
+    values = values_of(trial, setup.spaces)
+    run_dir = trial.user_attrs.get("run_dir")
+    resume = None
+    if run_dir is not None and (setup.study_dir / run_dir / "run.json").is_file():
+        resume = setup.study_dir / run_dir  # a queued retry: its run continues
+    else:
+        run_dir = f"trial-{trial.number:04d}"
+        trial.set_user_attr("run_dir", run_dir)
+    pruning = Pruning(trial, setup.objective)
+    keras.backend.clear_session()
+    try:
+        if resume is not None:
+            result = train(
+                resume=resume,
+                plugins=setup.plugins,
+                allow_imports=setup.allow_imports,
+                verbose=setup.verbose,
+                callbacks=[keras.callbacks.TerminateOnNaN(), pruning],
+            )
+        else:
+            result = train(
+                trial_spec(setup, values),
+                into=setup.study_dir / run_dir,
+                plugins=setup.plugins,
+                allow_imports=setup.allow_imports,
+                verbose=setup.verbose,
+                callbacks=[keras.callbacks.TerminateOnNaN(), pruning],
+            )
+    except RunInterrupted:
+        raise
+    except SpecError as err:  # a sampled value Keras refuses when building
+        first = err.diagnostics[0]
+        return Outcome("FAIL", error=f"{first.where}: {first.message}")
+    except ModelSpecError as err:
+        return Outcome("FAIL", error=_one_line(str(err)))
+    except Exception as err:  # Keras refused the model or the data: this trial fails
+        return Outcome("FAIL", error=_one_line(f"{type(err).__name__}: {err}"))
+    history = result.history.get(setup.objective, [])
+    epochs = len(next(iter(result.history.values()), []))
+    metrics = {f"test_{k}": v for k, v in result.metrics.items()}
+    trial.set_user_attr("epochs", epochs)
+    if metrics:
+        trial.set_user_attr("test", metrics)
+    finite = [v for v in history if math.isfinite(v)]
+    if len(finite) < len(history):
+        nan_at = next(i for i, v in enumerate(history) if not math.isfinite(v)) + 1
+        return Outcome(
+            "FAIL", error=f"{setup.objective} became NaN at epoch {nan_at}", epochs=epochs
+        )
+    if not finite:
+        logged = ", ".join(sorted(result.history))
+        return Outcome(
+            "FAIL", error=f"training logged no {setup.objective} (it logs {logged})", epochs=epochs
+        )
+    best = (max if setup.direction == "maximize" else min)(finite)
+    if pruning.pruned_at is not None:
+        return Outcome("PRUNED", value=finite[-1], epochs=epochs)
+    _mark_done(setup.study_dir / run_dir, trial.number)
+    return Outcome("COMPLETE", value=best, epochs=epochs)
+
+
+def _mark_done(run_dir: Path, number: int) -> None:
+    """Say in the run's run.json which trial it was."""
+    from ..files import write_text
+
+    meta_path = run_dir / "run.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["trial"] = number
+    write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,252 @@
+"""Search spaces ({tune: ...}) and the tune: section, as validate sees them (no Keras)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelspec.spec.jsonschema import spec_json_schema
+from modelspec.spec.loader import load_document
+from modelspec.spec.spaces import Space, filled_text, find
+from modelspec.spec.validate import validate_spec
+
+HEAD = """\
+modelspec: 1
+name: tiny
+inputs: [{name: x, shape: [64]}]
+layers:
+"""
+TAIL = """\
+outputs: [out]
+compile:
+  optimizer: {type: adam, learning_rate: 1.0e-3}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+train: {data: {source: sklearn, name: digits}}
+"""
+
+
+def spec(layers: str, tail: str = TAIL) -> str:
+    return HEAD + textwrap.indent(textwrap.dedent(layers).strip("\n"), "  ") + "\n" + tail
+
+
+def messages(text: str) -> list[str]:
+    return [d.format() for d in validate_spec(text).diagnostics]
+
+
+def test_a_valid_space_validates_with_one_note_of_the_defaults() -> None:
+    text = spec(
+        """
+        - {name: d, type: Dense, units: {tune: int, low: 8, high: 64, log: true}}
+        - {name: drop, type: Dropout, rate: {tune: float, low: 0.0, high: 0.5, step: 0.1}}
+        - {name: out, type: Dense, units: 10, use_bias: {tune: bool}}
+        """
+    )
+    report = validate_spec(text)
+    assert report.ok
+    assert messages(text) == [
+        "<string>:5:35: warning: layers[0].units: search spaces (3): build and train use "
+        "their defaults (d.units=8, drop.rate=0.0, out.use_bias=false); `modelspec tune` "
+        "searches them"
+    ]
+    assert report.spec is not None
+    assert report.spec.layers[0].model_extra == {"units": 8}
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        (
+            "{tune: int, low: 64, high: 8}",
+            "<string>:5:35: layers[0].units: expected low <= high. Received: low=64, high=8",
+        ),
+        (
+            "{tune: int, low: 0, high: 8, log: true}",
+            "<string>:5:52: layers[0].units.low: expected a low above 0 with log: true (a log "
+            "scale has no 0). Received: low=0",
+        ),
+        (
+            "{tune: int, low: 1, high: 8, step: 3}",
+            "<string>:5:70: layers[0].units.step: expected a step that divides high - low (7). "
+            "Received: step=3: the values would stop at 7, short of high=8. Set high: 7, or a "
+            "step that divides the range",
+        ),
+        (
+            "{tune: choice, values: []}",
+            "<string>:5:58: layers[0].units.values: a {tune: choice} search space needs "
+            "`values:`, a list of at least one value, e.g. {tune: choice, values: [adam, "
+            "rmsprop]}. Received: values=[]",
+        ),
+        (
+            "{tune: float, low: 8, high: 64}",
+            "<string>:5:35: layers[0] (d).units: expected a positive integer. Received: "
+            "units=8.0 (at its search space's default=8.0)",
+        ),
+        (
+            "{tune: int, low: 0.5, high: 8}",
+            "<string>:5:52: layers[0].units.low: expected an integer. Received: low=0.5; use "
+            "{tune: float} for fractions",
+        ),
+        (
+            "{tune: flaot, low: 1, high: 8}",
+            "<string>:5:42: layers[0].units.tune: expected a search space kind: int, float, "
+            "choice, bool. Received: tune='flaot'. Did you mean 'float'?",
+        ),
+        (
+            "{tune: int, low: 1, hihg: 8}",
+            "<string>:5:55: layers[0].units.hihg: unknown key 'hihg' in a {tune: int} search "
+            "space (it takes low, high, step, log, default). Did you mean 'high'?",
+        ),
+        (
+            "{tune: int, low: 1, high: 8, default: 9}",
+            "<string>:5:73: layers[0].units.default: expected a default between low=1 and "
+            "high=8. Received: default=9",
+        ),
+        (
+            "{tune: float, low: 1.0e-4, high: 1.0, log: true, step: 0.1}",
+            "<string>:5:90: layers[0].units.step: expected log: true or a step, not both "
+            "(Optuna samples a log scale continuously). Received: log=true, step=0.1",
+        ),
+    ],
+)
+def test_a_bad_space_is_an_error_at_its_line(space: str, message: str) -> None:
+    text = spec(
+        f"- {{name: d, type: Dense, units: {space}}}\n- {{name: out, type: Dense, units: 10}}"
+    )
+    assert [m for m in messages(text) if "warning" not in m] == [message]
+
+
+def test_each_end_of_a_space_and_each_choice_is_checked() -> None:
+    text = spec(
+        """
+        - {name: d, type: Dense, units: 16}
+        - {name: drop, type: Dropout, rate: {tune: float, low: 0.0, high: 1.5, step: 0.5}}
+        - {name: act, type: Activation, activation: {tune: choice, values: [relu, tanhh]}}
+        - {name: out, type: Dense, units: 10}
+        """
+    )
+    assert messages(text) == [
+        "<string>:6:39: layers[1] (drop).rate: expected a number between 0 and 1. Received: "
+        "rate=1.5 (at its search space's high=1.5)",
+        "<string>:7:47: layers[2] (act).activation: unknown activation 'tanhh'. Did you mean "
+        "'tanh'? (at its search space's values[1]=tanhh)",
+    ]
+
+
+def test_a_problem_elsewhere_names_the_space_and_its_line() -> None:
+    text = spec(
+        """
+        - {name: d, type: Dense, units: 16, activation: "${act}"}
+        - {name: out, type: Dense, units: 10}
+        """
+    ).replace("inputs:", "vars:\n  act: {tune: choice, values: [relu, tanhh]}\ninputs:")
+    assert messages(text) == [
+        "<string>:7:51: layers[0] (d).activation: unknown activation 'tanhh'. Did you mean "
+        "'tanh'? (when the search space vars.act, line 4, is at values[1]=tanhh)"
+    ]
+
+
+def test_tune_section_objective_and_grid() -> None:
+    text = (
+        spec(
+            "- {name: out, type: Dense, units: 10, use_bias: {tune: bool}}\n"
+            "- {name: d, type: Dropout, rate: {tune: float, low: 0.0, high: 0.5}}",
+        ).replace("outputs: [out]", "outputs: [d]")
+        + "tune: {objective: val_acuracy, sampler: grid}\n"
+    )
+    assert [m for m in messages(text) if "warning" not in m] == [
+        "<string>:6:36: layers[1].rate: the grid sampler tries every value, and {tune: float} "
+        "d.rate has no step. Received: low=0.0, high=0.5. Give it a step (e.g. step: 0.1), or "
+        "use sampler: tpe",
+        "<string>:13:19: tune.objective: unknown quantity to monitor 'val_acuracy': training "
+        "logs accuracy, loss, val_accuracy, val_loss. Did you mean 'val_accuracy'?",
+    ]
+
+
+def test_tune_section_without_a_space_warns_and_a_space_in_it_is_refused() -> None:
+    text = spec("- {name: out, type: Dense, units: 10}") + "tune: {trials: 4}\n"
+    assert messages(text) == [
+        "<string>:12:1: warning: tune: this spec has a `tune:` section but no search space: "
+        "`modelspec tune` would have nothing to search. Make a value one, e.g. units: "
+        "{tune: int, low: 32, high: 512}"
+    ]
+    bad = (
+        spec("- {name: out, type: Dense, units: 10}")
+        + "tune: {trials: {tune: int, low: 1, high: 3}}\n"
+    )
+    assert [d.format() for d in validate_spec(bad).errors] == [
+        "<string>:12:16: tune.trials: a search space cannot stand in `tune:`: the spec's study "
+        "settings are fixed. Received: {'tune': 'int', 'low': 1, 'high': 3}"
+    ]
+
+
+def test_a_spec_with_spaces_meets_the_json_schema() -> None:
+    text = (
+        spec(
+            """
+        - {name: d, type: Dense, units: {tune: int, low: 8, high: 64}, activation: {tune: choice, values: [relu, tanh]}}
+        - {name: out, type: Dense, units: 10}
+        """
+        )
+        + "tune: {objective: val_accuracy, trials: 8, sampler: random, pruner: none}\n"
+    )
+    jsonschema.validate(load_document(text).data, spec_json_schema())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            load_document(text.replace("tune: int", "tune: integer")).data, spec_json_schema()
+        )
+
+
+def test_filled_text_keeps_comments_and_layout() -> None:
+    doc = load_document(
+        "# a comment\nvars:\n  width:   # how wide\n    tune: int\n    low: 8\n    high: 64\n"
+        "layers:\n  - {name: d, units: {tune: int, low: 1, high: 4}}  # kept\n"
+        "  - tune: choice\n    values: [a, b]\ntune: {trials: 3}\nafter: 1\n"
+    )
+    spaces, problems = find(doc)
+    assert problems == [] and [s.name for s in spaces] == ["vars.width", "d.units", "layers.1"]
+    values = {spaces[0].path: 32, spaces[1].path: 2, spaces[2].path: "b"}
+    assert filled_text(doc, values, drop=("tune",)) == (
+        "# a comment\nvars:\n  width: 32\nlayers:\n  - {name: d, units: 2}  # kept\n  - b\n"
+        "after: 1\n"
+    )
+    assert load_document(filled_text(doc, values)).data["vars"] == {"width": 32}
+
+
+SCALAR = st.one_of(
+    st.integers(-5, 600), st.floats(-1, 600, allow_nan=False), st.booleans(), st.text(max_size=3)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["int", "float", "choice", "bool", "other"]),
+    fields=st.dictionaries(
+        st.sampled_from(["low", "high", "step", "log", "default", "values", "extra"]),
+        st.one_of(SCALAR, st.lists(SCALAR, max_size=4)),
+        max_size=5,
+    ),
+)
+def test_any_space_is_read_or_refused_with_a_located_message(
+    kind: str, fields: dict[str, Any]
+) -> None:
+    doc = load_document({"layers": [{"name": "d", "units": {"tune": kind, **fields}}]})
+    spaces, problems = find(doc)
+    assert len(spaces) + len(problems) >= 1
+    for problem in problems:
+        assert problem.message and problem.path[:3] == ("layers", 0, "units")
+    for space in spaces:
+        assert isinstance(space, Space)
+        if space.kind in ("int", "float"):
+            assert space.low is not None and space.high is not None
+            assert space.low <= space.default <= space.high
+            grid = space.grid()
+            if grid is not None:
+                assert grid[0] == space.low and abs(grid[-1] - space.high) < 1e-6
+        else:
+            assert space.default in space.values
