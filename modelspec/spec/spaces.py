@@ -332,6 +332,7 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
             )
             return None
         count = (high - low) / step
+        span = high - low if integer else _tidy(high - low)
         if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
             last = (
                 _tidy(low + math.floor(count) * step)
@@ -340,7 +341,7 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
             )
             finder.fail(
                 (*path, "step"),
-                f"expected a step that divides high - low ({high - low if integer else _tidy(high - low)}). "
+                f"expected a step that divides high - low ({span}). "
                 f"Received: step={step}: the values would stop at {last}, short of "
                 f"high={high}. Set high: {last}, or a step that divides the range",
             )
