@@ -282,22 +282,33 @@ def _work(
                 frozen = study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 requeue(study, frozen)
                 raise
-        _tell(study, trial, outcome, optuna)
+        exhausted = _tell(study, trial, outcome, optuna)
         ran.append(trial.number)
         say(_line(trial, outcome, setup, time.monotonic() - begun))
+        if exhausted:
+            say("the grid is done: every combination has had its trial")
+            break
     return ran
 
 
-def _tell(study: Any, trial: Any, outcome: Outcome, optuna: Any) -> None:
+def _tell(study: Any, trial: Any, outcome: Outcome, optuna: Any) -> bool:
+    """Record how the trial ended; ``True`` when the grid sampler has tried every value
+    (it calls ``Study.stop``, meant for ``optimize``, once the trial is stored)."""
     states = optuna.trial.TrialState
     if outcome.error is not None:
         trial.set_user_attr("error", outcome.error)
-    if outcome.state == "COMPLETE":
-        study.tell(trial, outcome.value)
-    elif outcome.state == "PRUNED":
-        study.tell(trial, state=states.PRUNED)
-    else:
-        study.tell(trial, state=states.FAIL)
+    try:
+        if outcome.state == "COMPLETE":
+            study.tell(trial, outcome.value)
+        elif outcome.state == "PRUNED":
+            study.tell(trial, state=states.PRUNED)
+        else:
+            study.tell(trial, state=states.FAIL)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
+        return True
+    return False
 
 
 def _line(trial: Any, outcome: Outcome, setup: Setup, seconds: float) -> str:

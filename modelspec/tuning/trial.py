@@ -164,12 +164,11 @@ def run_trial(trial: Any, setup: Setup) -> Outcome:
     trial.set_user_attr("epochs", epochs)
     if metrics:
         trial.set_user_attr("test", metrics)
-    finite = [v for v in history if math.isfinite(v)]
-    if len(finite) < len(history):
-        nan_at = next(i for i, v in enumerate(history) if not math.isfinite(v)) + 1
-        return Outcome(
-            "FAIL", error=f"{setup.objective} became NaN at epoch {nan_at}", epochs=epochs
-        )
+    for name in dict.fromkeys(["loss", setup.objective]):  # TerminateOnNaN stopped it
+        bad = [i for i, v in enumerate(result.history.get(name, [])) if not math.isfinite(v)]
+        if bad:
+            return Outcome("FAIL", error=f"{name} became NaN at epoch {bad[0] + 1}", epochs=epochs)
+    finite = list(history)
     if not finite:
         logged = ", ".join(sorted(result.history))
         return Outcome(

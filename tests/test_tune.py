@@ -1,0 +1,221 @@
+"""modelspec tune: Optuna studies over a spec's search spaces (modelspec.tuning)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from modelspec.cli import main
+from modelspec.errors import SpecError, TuneError
+from modelspec.spec.validate import validate_spec
+from modelspec.tuning import tune
+
+from .conftest import ROOT
+
+#: A digits classifier with three search spaces; a trial trains in about a second.
+TUNED = """\
+modelspec: 1
+name: tuned
+vars:
+  width: {tune: int, low: 8, high: 32, step: 8}
+inputs:
+  - {name: pixels, shape: [64]}
+layers:
+  - {name: hidden, type: Dense, units: "${width}", activation: relu}  # the width
+  - {name: drop, type: Dropout, rate: {tune: float, low: 0.0, high: 0.4, step: 0.2}}
+  - {name: probs, type: Dense, units: 10, activation: softmax}
+outputs: [probs]
+compile:
+  optimizer:
+    type: adam
+    learning_rate: {tune: float, low: 1.0e-3, high: 3.0e-2, log: true}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+train:
+  data:
+    source: sklearn
+    name: digits
+    transform: {pixels: [{divide_by: 16}]}
+  batch_size: 128
+  epochs: 1
+  verbose: 0
+tune: {objective: val_accuracy, pruner: none, sampler: random}
+"""
+
+
+def trials_of(study_dir: Path) -> list[dict[str, str]]:
+    with open(study_dir / "trials.csv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tune_runs_writes_best_and_continues(write_spec: Any, tmp_path: Path) -> None:
+    """4 trials; best.yaml validates and trains; again with trials=6 adds 2 new ones."""
+    path = write_spec(TUNED)
+    lines: list[str] = []
+    result = tune(path, trials=4, study_dir="study", echo=lines.append)
+    study = tmp_path / "study"
+    assert result.ran == [0, 1, 2, 3] and len(result.trials) == 4
+    assert {r.state for r in result.trials} == {"COMPLETE"}
+    assert lines[0].startswith("study tuned in study/study.db: 0 of 4 trials started before")
+    assert lines[1].startswith("trial 0: val_accuracy ")
+    assert result.best is not None and result.best_value == max(r.value for r in result.trials)
+    for row in result.trials:  # each trial is an ordinary run of the spec with its values
+        run = study / f"trial-{row.number:04d}"
+        assert json.loads((run / "run.json").read_text())["status"] == "done"
+        resolved = (run / "spec.yaml").read_text()
+        assert "tune:" not in resolved and f"rate: {row.params['drop.rate']}" in resolved
+    best = (study / "best.yaml").read_text()
+    assert "# the width" in best and "{tune:" not in best and "\ntune:" not in best
+    assert f"width: {result.best_params['vars.width']}\n" in best
+    report = validate_spec(str(study / "best.yaml"))
+    assert report.ok and report.warnings == []
+    assert [r["trial"] for r in trials_of(study)] == ["0", "1", "2", "3"]
+    assert (study / "history.png").stat().st_size > 1000
+    assert (study / "importances.png").stat().st_size > 1000
+
+    again = tune(path, trials=6, study_dir="study", echo=lines.append)
+    assert again.ran == [4, 5] and len(again.trials) == 6
+    values = [tuple(sorted(r.params.items())) for r in again.trials]
+    assert len(set(values[4:]) - set(values[:4])) >= 1  # sampling went on, not over again
+    assert [r["trial"] for r in trials_of(study)] == [str(n) for n in range(6)]
+
+    from modelspec.training import train
+
+    trained = train(str(study / "best.yaml"), out_dir="runs", epochs=1)
+    assert trained.metrics["accuracy"] > 0.1
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(write_spec: Any, tmp_path: Path) -> None:
+    text = TUNED.replace(
+        "{tune: float, low: 1.0e-3, high: 3.0e-2, log: true}",
+        "{tune: choice, values: [1.0e-2, 1.0e+38]}",
+    ).replace("sampler: random", "sampler: grid").replace("type: adam", "type: sgd")
+    text = text.replace("{tune: int, low: 8, high: 32, step: 8}", "16").replace(
+        "{tune: float, low: 0.0, high: 0.4, step: 0.2}", "0.1"
+    )
+    result = tune(write_spec(text), study_dir="study", echo=lambda line: None)
+    states = {r.params["compile.optimizer.learning_rate"]: r for r in result.trials}
+    assert len(result.trials) == 2  # the grid: every value once
+    assert states[1e-2].state == "COMPLETE"
+    assert states[1e38].state == "FAIL"
+    assert states[1e38].error == "loss became NaN at epoch 1"
+    assert result.best is not None and result.best.number == states[1e-2].number
+
+
+def test_a_study_of_other_spaces_is_refused(write_spec: Any) -> None:
+    tune(write_spec(TUNED), trials=1, study_dir="study", echo=lambda line: None)
+    changed = TUNED.replace("high: 32, step: 8", "high: 64, step: 8")
+    with pytest.raises(TuneError, match=r"searches other spaces than the spec \(their bounds"):
+        tune(write_spec(changed), trials=2, study_dir="study", echo=lambda line: None)
+
+
+def test_a_spec_without_a_space_cannot_be_tuned(write_spec: Any) -> None:
+    plain = TUNED.split("tune: {objective")[0].replace(
+        "{tune: int, low: 8, high: 32, step: 8}", "16"
+    )
+    plain = plain.replace("{tune: float, low: 0.0, high: 0.4, step: 0.2}", "0.1").replace(
+        "{tune: float, low: 1.0e-3, high: 3.0e-2, log: true}", "1.0e-3"
+    )
+    with pytest.raises(SpecError) as err:
+        tune(write_spec(plain), trials=1, study_dir="study")
+    assert err.value.diagnostics[0].message.startswith(
+        "expected at least one search space to tune. Received: none."
+    )
+
+
+def test_cli_storage_errors_are_one_line(write_spec: Any) -> None:
+    path = write_spec(TUNED)
+    result = CliRunner().invoke(
+        main, ["tune", path, "--storage", "postgresql://ana:secret@127.0.0.1:9/db"]
+    )
+    assert result.exit_code == 2
+    assert "cannot open the study storage postgresql://ana:***@127.0.0.1:9/db: " in result.output
+    assert "secret" not in result.output and "Traceback" not in result.output
+    missing = CliRunner().invoke(main, ["tune", path, "--storage", "sqlite:////no/such/dir/x.db"])
+    assert missing.exit_code == 2
+    assert "cannot open the study storage sqlite:////no/such/dir/x.db: OperationalError" in (
+        missing.output
+    )
+    joined = CliRunner().invoke(main, ["tune", path, "--storage", "sqlite:///j.db", "--join"])
+    assert joined.exit_code == 2
+    assert "expected a study 'tuned' in sqlite:///j.db to join" in joined.output
+
+
+def test_optuna_missing_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelspec.tuning.study import require_optuna
+
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(TuneError) as err:
+        require_optuna()
+    assert str(err.value) == (
+        "modelspec tune needs Optuna, which is not installed: pip install 'modelspec[tune]'"
+    )
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "modelspec", "tune", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_two_workers_share_one_study(write_spec: Any, tmp_path: Path) -> None:
+    """--workers 2: 6 trials in all, each once, each its own run directory."""
+    path = write_spec(TUNED)
+    proc = _cli(path, "--trials", "6", "--workers", "2", "--study", "study", cwd=tmp_path)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    rows = trials_of(tmp_path / "study")
+    assert [r["trial"] for r in rows] == [str(n) for n in range(6)]
+    assert {r["state"] for r in rows} == {"COMPLETE"}
+    assert sorted(r["run_dir"] for r in rows) == [f"trial-{n:04d}" for n in range(6)]
+    assert sorted(p.name for p in (tmp_path / "study").glob("trial-*")) == [
+        f"trial-{n:04d}" for n in range(6)
+    ]
+    assert "trials: 6 complete" in out and "best: trial " in out
+
+
+def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> None:
+    """SIGKILL in the middle of a trial; the same command again resumes that trial's run
+    from its last completed epoch (no epoch lost or trained twice), then finishes."""
+    path = write_spec(TUNED.replace("epochs: 1", "epochs: 30"))
+    proc = _cli(path, "--trials", "2", "--study", "study", cwd=tmp_path)
+    history = tmp_path / "study" / "trial-0000" / "history.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if history.is_file() and len(history.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(history.read_text().splitlines()) - 1
+    assert 2 <= done_before < 30
+    again = _cli(path, "--trials", "2", "--study", "study", cwd=tmp_path)
+    out, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, out
+    assert "trial 0: its worker stopped; queued to resume" in out
+    rows = trials_of(tmp_path / "study")
+    assert [(r["trial"], r["state"]) for r in rows] == [
+        ("0", "FAIL"),
+        ("1", "COMPLETE"),
+        ("2", "COMPLETE"),
+    ]
+    assert rows[0]["error"] == "its worker stopped (killed?): retried"
+    assert rows[1]["run_dir"] == "trial-0000"  # the retry went on in the same run
+    epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
+    assert epochs == [str(n) for n in range(30)]
