@@ -11,7 +11,7 @@ Example:
     153098
 
 Keras-dependent functions (``build_model``, ``load_model``, ``train``,
-``evaluate``, ``predict``, ``export_model``) are imported on first use, so
+``evaluate``, ``predict``, ``export_model``, ``tune``) are imported on first use, so
 ``import modelspec`` stays fast.
 """
 
@@ -35,6 +35,7 @@ from .errors import (
     SpecError,
     SpecLoadError,
     TrainingFailed,
+    TuneError,
 )
 from .registry import (
     Registry,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from .build import build_model, load_model
     from .export import ExportResult, export_model, read_provenance
     from .training import TrainResult, evaluate, predict, train
+    from .tuning import TuneResult, tune
 
 __all__ = [
     "BuildError",
@@ -75,6 +77,8 @@ __all__ = [
     "SpecLoadError",
     "TrainResult",
     "TrainingFailed",
+    "TuneError",
+    "TuneResult",
     "__version__",
     "build_model",
     "evaluate",
@@ -92,6 +96,7 @@ __all__ = [
     "register_metric",
     "register_regularizer",
     "train",
+    "tune",
     "validate_spec",
 ]
 
@@ -102,6 +107,8 @@ def __getattr__(name: str) -> Any:
         from . import build as module
     elif name in ("train", "evaluate", "predict", "TrainResult"):
         from . import training as module  # type: ignore[no-redef]
+    elif name in ("tune", "TuneResult"):
+        from . import tuning as module  # type: ignore[no-redef]
     elif name in ("export_model", "ExportResult", "read_provenance"):
         from . import export as module  # type: ignore[no-redef]
     else:

@@ -323,7 +323,7 @@ def test_help_lists_every_verb_with_its_whole_first_sentence() -> None:
     listed = [line.split()[0] for line in commands.splitlines() if line[2:3].isalpha()]
     assert listed == [
         "build", "evaluate", "expand", "export", "layers", "ops", "plot", "predict", "schema",
-        "train", "validate",
+        "train", "tune", "validate",
     ]  # fmt: skip
     assert "export them." in out and "parameter\n            counts." in out
 

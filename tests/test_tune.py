@@ -96,10 +96,14 @@ def test_tune_runs_writes_best_and_continues(write_spec: Any, tmp_path: Path) ->
 
 
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(write_spec: Any, tmp_path: Path) -> None:
-    text = TUNED.replace(
-        "{tune: float, low: 1.0e-3, high: 3.0e-2, log: true}",
-        "{tune: choice, values: [1.0e-2, 1.0e+38]}",
-    ).replace("sampler: random", "sampler: grid").replace("type: adam", "type: sgd")
+    text = (
+        TUNED.replace(
+            "{tune: float, low: 1.0e-3, high: 3.0e-2, log: true}",
+            "{tune: choice, values: [1.0e-2, 1.0e+38]}",
+        )
+        .replace("sampler: random", "sampler: grid")
+        .replace("type: adam", "type: sgd")
+    )
     text = text.replace("{tune: int, low: 8, high: 32, step: 8}", "16").replace(
         "{tune: float, low: 0.0, high: 0.4, step: 0.2}", "0.1"
     )

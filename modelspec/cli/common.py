@@ -204,4 +204,4 @@ class _Verbs(click.Group):
 @click.version_option(__version__, prog_name="modelspec")
 def main() -> None:
     """Declarative Keras models from YAML specs: validate, expand, build, plot, train,
-    evaluate, predict and export them."""
+    tune, evaluate, predict and export them."""

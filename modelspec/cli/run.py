@@ -107,6 +107,8 @@ def train(
     if backend is not None and spec is not None and declared_in(spec) not in (None, backend):
         overrides += (f"backend={backend}",)  # the run's spec.yaml says what it ran on
     _start_keras(backend, spec or resume, overrides, data=True)
+    if spec is not None:
+        _note_spaces(spec, overrides)
     from ..training import train as run_training
     from ..training.distribute import cluster, initialize, watch_launcher, weights_digest
 
@@ -187,6 +189,22 @@ def train(
         click.echo(f"Error: {error}", err=True)
     if result.export_errors:
         sys.exit(EXIT_BAD_SPEC)
+
+
+def _note_spaces(spec: str, overrides: tuple[str, ...]) -> None:
+    """Say that a spec's search spaces train at their defaults (``modelspec tune``
+    searches them); a spec that does not load is reported by training."""
+    from ..spec.loader import apply_overrides, load_document
+    from ..spec.spaces import defaults_note, find
+
+    try:
+        doc = load_document(spec)
+        apply_overrides(doc, list(overrides))
+    except SpecError:
+        return
+    spaces, _ = find(doc)
+    if spaces:
+        click.echo(f"note: {defaults_note(spaces, 'train')}")
 
 
 def _without_workers(argv: list[str]) -> list[str]:

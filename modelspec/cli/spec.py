@@ -61,7 +61,7 @@ def validate(
     they are checked for that Keras backend (none needs to be installed).
     """
     from ..backend import BackendError
-    from ..spec.validate import validate_spec
+    from ..spec.validate import SPACES_NOTE, validate_spec
 
     _before_plugins(plugins, allow_imports, backend, specs[0] if len(specs) == 1 else None)
     results = []
@@ -73,7 +73,9 @@ def validate(
             )
         except (PluginError, BackendError) as err:
             raise _usage_error(err) from None
-        bad = bool(report.errors) or (strict and bool(report.warnings))
+        # that a spec has search spaces is a note, not a problem --strict refuses
+        problems = [w for w in report.warnings if not w.message.startswith(SPACES_NOTE)]
+        bad = bool(report.errors) or (strict and bool(problems))
         failed |= bad
         results.append((path, report, bad))
     if fmt == "json":
@@ -94,12 +96,14 @@ def validate(
     else:
         for path, report, _ in results:
             _print_diagnostics(report.diagnostics)
-            if report.spec is not None and not report.diagnostics:
+            notes = [d for d in report.diagnostics if d.message.startswith(SPACES_NOTE)]
+            if report.spec is not None and len(notes) == len(report.diagnostics):
                 spec = report.spec
                 click.echo(
                     f"{path}: ok ({_plural(len(spec.inputs), 'input')}, "
                     f"{_plural(len(spec.layers), 'layer')}, "
-                    f"{_plural(len(spec.output_refs), 'output')})"
+                    f"{_plural(len(spec.output_refs), 'output')}"
+                    + (f", {_plural(len(report.spaces), 'search space')})" if notes else ")")
                 )
             else:
                 click.echo(

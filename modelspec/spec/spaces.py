@@ -383,6 +383,22 @@ def defaults(spaces: list[Space]) -> dict[PathT, Any]:
     return {space.path: space.default for space in spaces}
 
 
+def defaults_note(spaces: list[Space], verbs: str = "build and train") -> str:
+    """What a plain build or train of a spec with search spaces does with them.
+
+    Example:
+        >>> defaults_note([Space(("u",), "d.units", "int", low=8, high=64, default=8)])
+        'search spaces (1): build and train use their defaults (d.units=8); `modelspec tune` searches them'
+    """  # noqa: E501
+    shown = ", ".join(f"{s.name}={shown_value(s.default)}" for s in spaces[:6])
+    more = ", ..." if len(spaces) > 6 else ""
+    use = "uses" if verbs == "train" else "use"
+    return (
+        f"search spaces ({len(spaces)}): {verbs} {use} their defaults ({shown}{more}); "
+        "`modelspec tune` searches them"
+    )
+
+
 def shown_value(value: Any) -> str:
     """A value as the spec would write it (YAML flow style, one line).
 

@@ -35,7 +35,7 @@ from ...errors import Diagnostic, SpecError
 from ..expand import expand
 from ..loader import Document, load_document
 from ..schema import ModelSpec
-from ..spaces import Space, defaults, shown_value, space_of, substitute
+from ..spaces import Space, defaults, defaults_note, shown_value, space_of, substitute
 from ..spaces import find as find_spaces
 from .backend import check_backend
 from .compile import check_compile
@@ -57,12 +57,14 @@ class Report:
     Attributes:
         file: The spec's display name.
         diagnostics: Errors and warnings, in document order.
-        spec: The validated spec, when there is no error.
+        spec: The validated spec, when there is no error (search spaces at their defaults).
+        spaces: The spec's search spaces (:mod:`modelspec.spec.spaces`).
     """
 
     file: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     spec: ModelSpec | None = None
+    spaces: list[Space] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -144,16 +146,14 @@ def _check(
         found.append(
             doc.diagnostic(
                 spaces[0].path,
-                f"{SPACES_NOTE} ({len(spaces)}): build and train use their defaults ("
-                + ", ".join(f"{s.name}={shown_value(s.default)}" for s in spaces[:6])
-                + (", ..." if len(spaces) > 6 else "")
-                + "); `modelspec tune` searches them",
+                defaults_note(spaces),
                 severity="warning",
                 source=True,
             )
         )
     order = {d: i for i, d in enumerate(found)}
     report.diagnostics = sorted(found, key=lambda d: (d.line, d.column, order[d]))
+    report.spaces = spaces
     if not report.ok:
         report.spec = None
     return report
