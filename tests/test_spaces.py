@@ -250,3 +250,52 @@ def test_any_space_is_read_or_refused_with_a_located_message(
                 assert grid[0] == space.low and abs(grid[-1] - space.high) < 1e-6
         else:
             assert space.default in space.values
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("{direction: up}", "tune.direction: expected 'minimize' or 'maximize'"),
+        ("{trials: 0}", "tune.trials: expected greater than 0. Received: trials=0"),
+        ("{timeout: -5}", "tune.timeout: expected greater than 0. Received: timeout=-5"),
+        ("{sampler: tpee}", "tune.sampler: expected 'tpe', 'random' or 'grid'"),
+        ("{pruner: mediam}", "tune.pruner: expected 'median', 'hyperband' or 'none'"),
+        ("{seeds: 1}", "tune.seeds: unknown key 'seeds'."),
+    ],
+)
+def test_each_tune_setting_refuses_a_bad_value(section: str, message: str) -> None:
+    text = spec("- {name: out, type: Dense, units: {tune: int, low: 8, high: 16}}")
+    errors = [d.format() for d in validate_spec(text + f"tune: {section}\n").errors]
+    assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_a_block_param_and_a_compile_choice_of_mappings_are_spaces() -> None:
+    text = (
+        HEAD.replace("layers:\n", "")
+        + textwrap.dedent(
+            """\
+            blocks:
+              mlp:
+                params: {width: {tune: int, low: 8, high: 32, step: 8}}
+                inputs: [h]
+                layers:
+                  - {name: d, type: Dense, units: "${width}"}
+                outputs: [d]
+            layers:
+              - {name: b, block: mlp}
+              - {name: out, type: Dense, units: 10}
+            """
+        )
+        + TAIL.replace(
+            "{type: adam, learning_rate: 1.0e-3}",
+            "{tune: choice, values: [adam, {type: sgd, momentum: 0.9}]}",
+        )
+    )
+    report = validate_spec(text)
+    assert report.ok, [d.format() for d in report.diagnostics]
+    assert [(s.name, s.default, s.by_index) for s in report.spaces] == [
+        ("blocks.mlp.params.width", 8, False),
+        ("compile.optimizer", "adam", True),
+    ]
+    assert report.spec is not None  # the default went into the instance's body
+    assert report.spec.document.bodies["b"].data["layers"][0]["units"] == 8

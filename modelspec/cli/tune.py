@@ -136,12 +136,15 @@ def tune(
         raise click.UsageError(str(err)) from None
     except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
-    except RunInterrupted as err:
-        click.echo(f"\n{err}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # RunInterrupted too: the trial's run is kept
+        kept = (
+            f" ({err.run_dir} keeps its completed epochs)"
+            if isinstance(err, RunInterrupted)
+            else ""
+        )
         click.echo(
-            "\ninterrupted: the trial running resumes when the same command is run again",
+            f"\ninterrupted: the trial running{kept} is queued; run the same command again "
+            "to resume it and go on with the study",
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
