@@ -298,10 +298,10 @@ def test_data_parallel_on_tensorflow_trains_in_a_mirrored_strategy(
 
 
 def test_workers_run_the_same_command_without_workers() -> None:
-    from modelspec.cli.run import _without_workers
+    from modelspec.cli.workers import without_workers
 
     argv = ["train", "s.yaml", "--workers", "2", "--set", "a=1", "--workers=3", "--out", "r"]
-    assert _without_workers(argv) == ["s.yaml", "--set", "a=1", "--out", "r"]
+    assert without_workers(argv, "train") == ["s.yaml", "--set", "a=1", "--out", "r"]
 
 
 def test_died_says_how() -> None:

@@ -36,7 +36,7 @@ from .common import (
     declared_in,
     main,
 )
-from .workers import check_flags, distributed_options, launch
+from .workers import check_flags, distributed_options, launch, without_workers
 
 
 @main.command()
@@ -103,7 +103,7 @@ def train(
     declared = backend or _declared_backend(spec or resume, overrides)
     check_flags(spec, resume, workers, coordinator, num_processes, process_id, overrides, declared)
     if workers is not None:  # N processes of this command, joined on 127.0.0.1
-        sys.exit(launch(_without_workers(sys.argv[1:]), workers))
+        sys.exit(launch(without_workers(sys.argv[1:], "train"), workers))
     if backend is not None and spec is not None and declared_in(spec) not in (None, backend):
         overrides += (f"backend={backend}",)  # the run's spec.yaml says what it ran on
     _start_keras(backend, spec or resume, overrides, data=True)
@@ -205,21 +205,6 @@ def _note_spaces(spec: str, overrides: tuple[str, ...]) -> None:
     spaces, _ = find(doc)
     if spaces:
         click.echo(f"note: {defaults_note(spaces, 'train')}")
-
-
-def _without_workers(argv: list[str]) -> list[str]:
-    """The command line after ``modelspec train``, without ``--workers N``."""
-    args = argv[argv.index("train") + 1 :] if "train" in argv else list(argv)
-    kept: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "--workers":
-            skip = True
-        elif not arg.startswith("--workers="):
-            kept.append(arg)
-    return kept
 
 
 def _cluster_job() -> bool:

@@ -23,7 +23,7 @@ from .common import (
     declared_in,
     main,
 )
-from .workers import died
+from .workers import died, without_workers
 
 if TYPE_CHECKING:
     from ..tuning import TuneResult
@@ -193,16 +193,7 @@ def _launch(argv: list[str], workers: int) -> int | None:
     """Run K worker processes of this command (without --workers) on the study;
     ``None`` once they are done (this process then takes up any trial a dead worker
     left, and writes the report), else the exit code to stop with."""
-    args = argv[argv.index("tune") + 1 :] if "tune" in argv else list(argv)
-    kept: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "--workers":
-            skip = True
-        elif not arg.startswith("--workers="):
-            kept.append(arg)
+    kept = without_workers(argv, "tune")
     base = [sys.executable, "-m", "modelspec", "tune", *kept]
     # Ctrl-C reaches the workers from the terminal: each queues its trial and stops
     signal.signal(signal.SIGINT, signal.default_int_handler)

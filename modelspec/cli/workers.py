@@ -172,6 +172,26 @@ def died(name: str, code: int) -> str:
     return f"{name} exited with code {code}"
 
 
+def without_workers(argv: list[str], verb: str) -> list[str]:
+    """The command line after ``modelspec VERB``, without ``--workers N``.
+
+    Example:
+        >>> without_workers(["tune", "s.yaml", "--workers", "2", "--trials=4"], "tune")
+        ['s.yaml', '--trials=4']
+    """
+    args = argv[argv.index(verb) + 1 :] if verb in argv else list(argv)
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            kept.append(arg)
+    return kept
+
+
 def launch(argv: Sequence[str], workers: int) -> int:
     """Start ``workers`` processes of ``modelspec train`` with ``argv`` (the command
     line without ``--workers``) on the loopback address; wait for them all.

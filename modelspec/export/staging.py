@@ -32,7 +32,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..files import remove, write_text
+from ..files import process_alive, remove, write_text
 
 SUFFIX = ".export-tmp"
 MANIFEST = "publish.json"
@@ -102,16 +102,6 @@ def recover(target: Path) -> None:
     pattern = f".{glob.escape(target.name)}.*{SUFFIX}"
     for stage in target.parent.glob(pattern):
         pid = stage.name[len(target.name) + 2 : -len(SUFFIX)]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
             continue  # another export of the same target is running
         settle(stage, target.parent)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TuneError
+from ..files import process_alive
 from ..spec.spaces import Space
 
 if TYPE_CHECKING:
@@ -243,13 +244,7 @@ def _alive(worker: str) -> bool:
     if host != socket.gethostname() or not pid_text.isdigit():
         return True  # another machine's: its heartbeat tells
     pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start in ("?", _started(pid))
+    return process_alive(pid) and start in ("?", _started(pid))
 
 
 def revive(study: optuna.Study, storage: Any) -> list[int]:
