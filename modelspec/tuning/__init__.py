@@ -273,6 +273,7 @@ def _work(
                 break
             trial = study.ask()
             store.set_trial_system_attr(trial._trial_id, "modelspec_worker", worker_id())
+            store.record_heartbeat(trial._trial_id)  # so it can go stale if we die now
         begun = time.monotonic()
         with heartbeat(store, trial._trial_id):
             try:
