@@ -254,3 +254,17 @@ def test_ctrl_c_queues_the_trial_and_the_next_tune_resumes_it(
     assert rows[0]["error"] == "interrupted (Ctrl-C): resumes next time"
     epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
     assert epochs == [str(n) for n in range(12)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trials", "0"], "Invalid value for '--trials': 0 is not in the range x>=1."),
+        (["--workers", "0"], "Invalid value for '--workers': 0 is not in the range x>=1."),
+        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>0."),
+        (["--set", "train.epochs"], "Invalid value for '--set': expected key.path=value"),
+    ],
+)
+def test_cli_refuses_bad_flags(write_spec: Any, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["tune", write_spec(TUNED), *args])
+    assert result.exit_code == 2 and message in result.output, result.output
