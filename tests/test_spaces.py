@@ -218,6 +218,22 @@ def test_filled_text_keeps_comments_and_layout() -> None:
     assert load_document(filled_text(doc, values)).data["vars"] == {"width": 32}
 
 
+def test_filled_text_puts_a_space_set_on_the_command_line_in_the_text() -> None:
+    """--set train.batch_size={tune: ...}: best.yaml is still the text, comments kept."""
+    from modelspec.spec.loader import apply_overrides
+
+    text = "# mine\ntrain:\n  batch_size: 64  # small\n  epochs: 30\nlayers: [{name: d}]\n"
+    doc = load_document(text)
+    apply_overrides(doc, ["train.batch_size={tune: choice, values: [16, 32]}", "train.epochs=2"])
+    spaces, _ = find(doc)
+    assert filled_text(doc, {spaces[0].path: 32}) == text.replace("64", "32")
+    # a space inside a value --set replaced is not in the text: the data, dumped
+    doc = load_document(text)
+    apply_overrides(doc, ["layers=[{name: d, units: {tune: int, low: 1, high: 4}}]"])
+    spaces, _ = find(doc)
+    assert "units: 3" in filled_text(doc, {spaces[0].path: 3})
+
+
 SCALAR = st.one_of(
     st.integers(-5, 600), st.floats(-1, 600, allow_nan=False), st.booleans(), st.text(max_size=3)
 )

@@ -114,6 +114,34 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(write_spec: Any, tmp_
     assert states[1e38].state == "FAIL"
     assert states[1e38].error == "loss became NaN at epoch 1"
     assert result.best is not None and result.best.number == states[1e-2].number
+    lines: list[str] = []  # more trials than the grid has: none repeats a combination
+    again = tune(write_spec(text), trials=4, study_dir="study", echo=lines.append)
+    assert again.ran == [] and len(again.trials) == 2
+    assert lines[1] == "the grid is done: every combination has had its trial"
+
+
+def test_ctrl_c_queues_the_trial_and_its_retry_carries_no_error(
+    write_spec: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modelspec.tuning as tuning
+    from modelspec.errors import RunInterrupted
+
+    def interrupted(trial: Any, setup: Any) -> Any:
+        raise RunInterrupted(setup.study_dir / "trial-0000")
+
+    path = write_spec(TUNED)
+    with monkeypatch.context() as patch:
+        patch.setattr(tuning, "run_trial", interrupted)
+        with pytest.raises(RunInterrupted) as err:
+            tune(path, trials=1, study_dir="study", echo=lambda line: None)
+    assert str(err.value) == (
+        "interrupted: trial 0 is queued again; its run study/trial-0000 keeps the completed "
+        "epochs and resumes from them when the same `modelspec tune` runs again."
+    )
+    result = tune(path, trials=1, study_dir="study", echo=lambda line: None)
+    assert [(r.number, r.state) for r in result.trials] == [(0, "FAIL"), (1, "COMPLETE")]
+    assert result.trials[0].error == "interrupted (Ctrl-C): resumes next time"
+    assert result.trials[1].error is None and trials_of(tmp_path / "study")[1]["error"] == ""
 
 
 def test_a_study_of_other_spaces_is_refused(write_spec: Any) -> None:
@@ -152,7 +180,21 @@ def test_cli_storage_errors_are_one_line(write_spec: Any) -> None:
     )
     joined = CliRunner().invoke(main, ["tune", path, "--storage", "sqlite:///j.db", "--join"])
     assert joined.exit_code == 2
-    assert "expected a study 'tuned' in sqlite:///j.db to join" in joined.output
+    assert "Error: expected a study 'tuned' in sqlite:///j.db to join. Received: no such " in (
+        joined.output
+    )
+    alone = CliRunner().invoke(main, ["tune", path, "--study", "s", "--join"])
+    assert alone.exit_code == 2
+    assert "Error: expected a study 'tuned' in s/study.db to join. Received: no study there " in (
+        alone.output
+    )
+    assert not Path("j.db").exists() and not Path("s").exists()  # joining made nothing
+    Path("f").write_text("")
+    blocked = CliRunner().invoke(main, ["tune", path, "--study", "f/s"])
+    assert blocked.exit_code == 2 and "Traceback" not in blocked.output
+    assert "Error: cannot make the study folder f/s: Not a directory. Received: --study f/s. " in (
+        " ".join(blocked.output.split())
+    )
 
 
 def test_optuna_missing_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,5 +263,6 @@ def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> Non
     ]
     assert rows[0]["error"] == "its worker stopped (killed?): retried"
     assert rows[1]["run_dir"] == "trial-0000"  # the retry went on in the same run
+    assert rows[1]["error"] == ""  # not the failed trial's
     epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
     assert epochs == [str(n) for n in range(30)]

@@ -271,17 +271,28 @@ def _work(
             queued = study.get_trials(deepcopy=False, states=waiting)
             if not queued and consumed(study) >= settings.trials:
                 break
+            if not queued and _grid_done(study, optuna):  # asked again, it would repeat one
+                say("the grid is done: every combination has had its trial")
+                break
             trial = study.ask()
             store.set_trial_system_attr(trial._trial_id, "modelspec_worker", worker_id())
         begun = time.monotonic()
         with heartbeat(store, trial._trial_id):
             try:
                 outcome = run_trial(trial, setup)
-            except (KeyboardInterrupt, RunInterrupted):
+            except (KeyboardInterrupt, RunInterrupted) as err:
                 trial.set_user_attr("error", "interrupted (Ctrl-C): resumes next time")
                 frozen = study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 requeue(study, frozen)
-                raise
+                if not isinstance(err, RunInterrupted):
+                    raise
+                # the run resumes through the study, not `train --resume`
+                raise RunInterrupted(
+                    err.run_dir,
+                    f"interrupted: trial {trial.number} is queued again; its run "
+                    f"{err.run_dir} keeps the completed epochs and resumes from them when "
+                    "the same `modelspec tune` runs again.",
+                ) from None
         exhausted = _tell(study, trial, outcome, optuna)
         ran.append(trial.number)
         say(_line(trial, outcome, setup, time.monotonic() - begun))
@@ -289,6 +300,12 @@ def _work(
             say("the grid is done: every combination has had its trial")
             break
     return ran
+
+
+def _grid_done(study: Any, optuna: Any) -> bool:
+    """Whether the grid sampler has given every combination already."""
+    sampler = study.sampler
+    return isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study)
 
 
 def _tell(study: Any, trial: Any, outcome: Outcome, optuna: Any) -> bool:
