@@ -234,6 +234,9 @@ def test_two_workers_share_one_study(write_spec: Any, tmp_path: Path) -> None:
         f"trial-{n:04d}" for n in range(6)
     ]
     assert "trials: 6 complete" in out and "best: trial " in out
+    # the study's line comes first, once, counted before any worker started a trial
+    assert out.splitlines()[0].startswith("study tuned in study/study.db: 0 of 6 trials started")
+    assert out.count("trials started before") == 1
 
 
 def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> None:
