@@ -144,6 +144,16 @@ def test_ctrl_c_queues_the_trial_and_its_retry_carries_no_error(
     assert result.trials[1].error is None and trials_of(tmp_path / "study")[1]["error"] == ""
 
 
+def test_a_timeout_says_why_the_study_stopped_short(write_spec: Any) -> None:
+    lines: list[str] = []
+    result = tune(write_spec(TUNED), trials=3, study_dir="s", timeout=1e-9, echo=lines.append)
+    assert result.ran == [] and result.best is None
+    assert lines[1] == (
+        "timeout: 1e-09 s have passed, so no new trial starts; the study has 0 of 3 trials. "
+        "Run the same command again to go on"
+    )
+
+
 def test_a_study_of_other_spaces_is_refused(write_spec: Any) -> None:
     tune(write_spec(TUNED), trials=1, study_dir="study", echo=lambda line: None)
     changed = TUNED.replace("high: 32, step: 8", "high: 64, step: 8")

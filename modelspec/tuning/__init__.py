@@ -348,6 +348,13 @@ def _work(
         if exhausted:
             say("the grid is done: every combination has had its trial")
             break
+    else:
+        had = consumed(study)
+        if had < settings.trials:  # the timeout, before the study had its trials
+            say(
+                f"timeout: {timeout:g} s have passed, so no new trial starts; the study has "
+                f"{had} of {settings.trials} trials. Run the same command again to go on"
+            )
     return ran
 
 
