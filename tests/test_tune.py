@@ -247,6 +247,7 @@ def test_two_workers_share_one_study(write_spec: Any, tmp_path: Path) -> None:
     # the study's line comes first, once, counted before any worker started a trial
     assert out.splitlines()[0].startswith("study tuned in study/study.db: 0 of 6 trials started")
     assert out.count("trials started before") == 1
+    assert "note: worker" not in out and "Error" not in out  # no worker lost making the study
 
 
 def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> None:
