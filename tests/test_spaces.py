@@ -85,7 +85,22 @@ def test_a_valid_space_validates_with_one_note_of_the_defaults() -> None:
         (
             "{tune: float, low: 8, high: 64}",
             "<string>:5:35: layers[0] (d).units: expected a positive integer. Received: "
-            "units=8.0 (at its search space's default=8.0)",
+            "units=8.0 (at its search space's low=8.0, its default)",
+        ),
+        (
+            "{tune: bool}",
+            "<string>:5:35: layers[0] (d).units: expected a positive integer. Received: "
+            "units=False (at its search space's values[0]=false, its default)",
+        ),
+        (
+            "{tune: int, low: 1, high: 8, default: 0}",
+            "<string>:5:73: layers[0].units.default: expected a default between low=1 and "
+            "high=8. Received: default=0",
+        ),
+        (
+            "{tune: int, low: 0, high: 8, default: 4}",
+            "<string>:5:35: layers[0] (d).units: expected a positive integer. Received: "
+            "units=0 (at its search space's low=0)",
         ),
         (
             "{tune: int, low: 0.5, high: 8}",

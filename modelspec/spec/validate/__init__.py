@@ -168,8 +168,16 @@ def _at_default(d: Diagnostic, spaces: list[Space]) -> Diagnostic:
     space = next((s for s in spaces if _under(d.path, [s.path])), None)
     if space is None or d.severity != "error" or "sampler" in d.message:
         return d
+    # a default not written is the low end or the first value: named as the user wrote it
+    end = next((e for e, v in space.ends() if _same(v, space.default)), None)
     at = f"default={shown_value(space.default)}"
+    if end is not None:
+        at = f"{end}={shown_value(space.default)}, its default"
     return dataclasses.replace(d, message=f"{d.message} (at its search space's {at})")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def _under(path: tuple[Any, ...], prefixes: list[tuple[Any, ...]]) -> bool:
