@@ -181,6 +181,15 @@ def test_tune_section_objective_and_grid() -> None:
         "<string>:13:19: tune.objective: unknown quantity to monitor 'val_acuracy': training "
         "logs accuracy, loss, val_accuracy, val_loss. Did you mean 'val_accuracy'?",
     ]
+    logged = text.replace(
+        "{tune: float, low: 0.0, high: 0.5}", "{tune: float, low: 1.0e-4, high: 1.0e-2, log: true}"
+    ).replace("val_acuracy", "val_accuracy")
+    assert [m for m in messages(logged) if "warning" not in m] == [  # log: true takes no step
+        "<string>:6:36: layers[1].rate: the grid sampler tries every value, and {tune: float} "
+        "d.rate has no step. Received: low=0.0001, high=0.01, log=true. A log scale has no "
+        "grid: list the values, e.g. {tune: choice, values: [0.0001, 0.001, 0.01]}, or use "
+        "sampler: tpe",
+    ]
 
 
 def test_tune_section_without_a_space_warns_and_a_space_in_it_is_refused() -> None:
