@@ -154,6 +154,24 @@ def test_a_timeout_says_why_the_study_stopped_short(write_spec: Any) -> None:
     )
 
 
+def test_best_yaml_says_which_set_values_its_trials_ran_with(tmp_path: Path) -> None:
+    from modelspec.spec.loader import apply_overrides, load_document
+    from modelspec.spec.spaces import find
+    from modelspec.tuning.report import Row, write_best
+
+    doc = load_document(TUNED)
+    apply_overrides(doc, ["train.epochs=3", "tune.trials=2", "train.batch_size=128"])
+    spaces, _ = find(doc)
+    params = {"vars.width": 16, "drop.rate": 0.2, "compile.optimizer.learning_rate": 0.01}
+    row = Row(1, "COMPLETE", 0.9, params, 3, "trial-0001", None)
+    best = write_best(tmp_path, doc, spaces, row, "val_accuracy").read_text()
+    assert best.splitlines()[2] == (  # batch_size=128 is the file's already
+        "# its trials ran with --set train.epochs=3, not in this file: add them to train as "
+        "they did"
+    )
+    assert "  epochs: 1\n" in best and "width: 16\n" in best
+
+
 def test_a_study_of_other_spaces_is_refused(write_spec: Any) -> None:
     tune(write_spec(TUNED), trials=1, study_dir="study", echo=lambda line: None)
     changed = TUNED.replace("high: 32, step: 8", "high: 64, step: 8")
