@@ -172,6 +172,31 @@ def test_best_yaml_says_which_set_values_its_trials_ran_with(tmp_path: Path) -> 
     assert "  epochs: 1\n" in best and "width: 16\n" in best
 
 
+def test_bad_arguments_of_the_python_api_are_refused_before_any_study(write_spec: Any) -> None:
+    path = write_spec(TUNED)
+    with pytest.raises(TuneError, match=r"^expected trials of 1 or more. Received: trials=0$"):
+        tune(path, trials=0, study_dir="s")
+    with pytest.raises(TuneError, match=r"^expected a timeout above 0 seconds. Received: "):
+        tune(path, timeout=-1.0, study_dir="s")
+    Path("f").write_text("")
+    with pytest.raises(TuneError, match=r"^cannot make the study folder f: a file is in the way"):
+        tune(path, study_dir="f")
+    assert not Path("s").exists() and not Path("studies").exists()
+
+
+def test_a_study_where_no_trial_completed_draws_no_plot(write_spec: Any, tmp_path: Path) -> None:
+    import optuna
+
+    from modelspec.tuning.report import write_plots
+
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    assert write_plots(study, tmp_path) == (
+        [],
+        ["history.png: no trial completed", "importances.png: needs two completed trials"],
+    )
+
+
 def test_a_study_of_other_spaces_is_refused(write_spec: Any) -> None:
     tune(write_spec(TUNED), trials=1, study_dir="study", echo=lambda line: None)
     changed = TUNED.replace("high: 32, step: 8", "high: 64, step: 8")

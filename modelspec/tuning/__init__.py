@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunInterrupted, SpecError
+from ..errors import RunInterrupted, SpecError, TuneError
 from ..spec.loader import Document, apply_overrides, load_document
 from ..spec.spaces import Space, find
 from ..spec.validate import load_spec
@@ -199,7 +199,8 @@ def tune(
 
     Raises:
         SpecError: The spec is invalid or has no search space.
-        TuneError: Optuna is missing, or the storage cannot be used.
+        TuneError: Optuna is missing, the storage cannot be used, or trials or
+            timeout is not above 0.
         RunInterrupted: Ctrl-C: the trial running is queued to resume next time.
 
     Example:
@@ -208,6 +209,10 @@ def tune(
             tune("specs/antirectifier_digits.yaml", trials=4).best_value
     """
     say = echo or (lambda line: print(line, flush=True))
+    if trials is not None and trials < 1:
+        raise TuneError(f"expected trials of 1 or more. Received: trials={trials}")
+    if timeout is not None and not timeout > 0:
+        raise TuneError(f"expected a timeout above 0 seconds. Received: timeout={timeout}")
     plugins = tuple(plugins)
     doc, spaces, settings, folder, study, store, lines = _open(
         spec, trials, study_dir, storage, overrides, plugins, allow_imports, join, worker

@@ -180,7 +180,11 @@ def write_plots(study: Any, study_dir: Path) -> tuple[list[Path], list[str]]:
 
     written, skipped = [], []
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-    plots: list[tuple[str, Any]] = [("history.png", vis.plot_optimization_history)]
+    plots: list[tuple[str, Any]] = []
+    if done:  # else an empty plot, and Optuna's log line 'There are no complete trials.'
+        plots.append(("history.png", vis.plot_optimization_history))
+    else:
+        skipped.append("history.png: no trial completed")
     if len(done) >= 2:
         plots.append(("importances.png", vis.plot_param_importances))
     else:

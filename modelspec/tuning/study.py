@@ -192,8 +192,9 @@ def make_folder(study_dir: Path) -> None:
     try:
         study_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
+        reason = "a file is in the way" if study_dir.is_file() else err.strerror or err
         raise TuneError(
-            f"cannot make the study folder {study_dir}: {err.strerror or err}. Received: "
+            f"cannot make the study folder {study_dir}: {reason}. Received: "
             f"--study {study_dir}. Give a folder this user can write"
         ) from None
 
