@@ -166,6 +166,16 @@ def test_a_problem_elsewhere_names_the_space_and_its_line() -> None:
     ]
 
 
+def test_a_default_that_breaks_an_expression_names_the_var_space() -> None:
+    text = spec('- {name: out, type: Dense, units: "${2 * w}"}').replace(
+        "inputs:", "vars: {w: {tune: int, low: -1, high: 4}}\ninputs:"
+    )
+    assert [m for m in messages(text) if "warning" not in m] == [
+        "<string>:6:37: layers[0] (out).units: expected a positive integer. Received: "
+        "units=-2 (when the search space vars.w, line 3, is at low=-1, its default)"
+    ]
+
+
 def test_tune_section_objective_and_grid() -> None:
     text = (
         spec(
