@@ -195,10 +195,11 @@ class RunInterrupted(KeyboardInterrupt):
         run_dir: The run directory.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, message: str | None = None) -> None:
         self.run_dir = run_dir
         super().__init__(
-            f"interrupted: {run_dir} keeps the completed epochs. Resume with "
+            message
+            or f"interrupted: {run_dir} keeps the completed epochs. Resume with "
             f"`modelspec train --resume {shlex.quote(str(run_dir))}`."
         )
 

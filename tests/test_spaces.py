@@ -85,7 +85,22 @@ def test_a_valid_space_validates_with_one_note_of_the_defaults() -> None:
         (
             "{tune: float, low: 8, high: 64}",
             "<string>:5:35: layers[0] (d).units: expected a positive integer. Received: "
-            "units=8.0 (at its search space's default=8.0)",
+            "units=8.0 (at its search space's low=8.0, its default)",
+        ),
+        (
+            "{tune: bool}",
+            "<string>:5:35: layers[0] (d).units: expected a positive integer. Received: "
+            "units=False (at its search space's values[0]=false, its default)",
+        ),
+        (
+            "{tune: int, low: 1, high: 8, default: 0}",
+            "<string>:5:73: layers[0].units.default: expected a default between low=1 and "
+            "high=8. Received: default=0",
+        ),
+        (
+            "{tune: int, low: 0, high: 8, default: 4}",
+            "<string>:5:35: layers[0] (d).units: expected a positive integer. Received: "
+            "units=0 (at its search space's low=0)",
         ),
         (
             "{tune: int, low: 0.5, high: 8}",
@@ -151,6 +166,16 @@ def test_a_problem_elsewhere_names_the_space_and_its_line() -> None:
     ]
 
 
+def test_a_default_that_breaks_an_expression_names_the_var_space() -> None:
+    text = spec('- {name: out, type: Dense, units: "${2 * w}"}').replace(
+        "inputs:", "vars: {w: {tune: int, low: -1, high: 4}}\ninputs:"
+    )
+    assert [m for m in messages(text) if "warning" not in m] == [
+        "<string>:6:37: layers[0] (out).units: expected a positive integer. Received: "
+        "units=-2 (when the search space vars.w, line 3, is at low=-1, its default)"
+    ]
+
+
 def test_tune_section_objective_and_grid() -> None:
     text = (
         spec(
@@ -165,6 +190,15 @@ def test_tune_section_objective_and_grid() -> None:
         "use sampler: tpe",
         "<string>:13:19: tune.objective: unknown quantity to monitor 'val_acuracy': training "
         "logs accuracy, loss, val_accuracy, val_loss. Did you mean 'val_accuracy'?",
+    ]
+    logged = text.replace(
+        "{tune: float, low: 0.0, high: 0.5}", "{tune: float, low: 1.0e-4, high: 1.0e-2, log: true}"
+    ).replace("val_acuracy", "val_accuracy")
+    assert [m for m in messages(logged) if "warning" not in m] == [  # log: true takes no step
+        "<string>:6:36: layers[1].rate: the grid sampler tries every value, and {tune: float} "
+        "d.rate has no step. Received: low=0.0001, high=0.01, log=true. A log scale has no "
+        "grid: list the values, e.g. {tune: choice, values: [0.0001, 0.001, 0.01]}, or use "
+        "sampler: tpe",
     ]
 
 
@@ -216,6 +250,22 @@ def test_filled_text_keeps_comments_and_layout() -> None:
         "after: 1\n"
     )
     assert load_document(filled_text(doc, values)).data["vars"] == {"width": 32}
+
+
+def test_filled_text_puts_a_space_set_on_the_command_line_in_the_text() -> None:
+    """--set train.batch_size={tune: ...}: best.yaml is still the text, comments kept."""
+    from modelspec.spec.loader import apply_overrides
+
+    text = "# mine\ntrain:\n  batch_size: 64  # small\n  epochs: 30\nlayers: [{name: d}]\n"
+    doc = load_document(text)
+    apply_overrides(doc, ["train.batch_size={tune: choice, values: [16, 32]}", "train.epochs=2"])
+    spaces, _ = find(doc)
+    assert filled_text(doc, {spaces[0].path: 32}) == text.replace("64", "32")
+    # a space inside a value --set replaced is not in the text: the data, dumped
+    doc = load_document(text)
+    apply_overrides(doc, ["layers=[{name: d, units: {tune: int, low: 1, high: 4}}]"])
+    spaces, _ = find(doc)
+    assert "units: 3" in filled_text(doc, {spaces[0].path: 3})
 
 
 SCALAR = st.one_of(

@@ -114,6 +114,87 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(write_spec: Any, tmp_
     assert states[1e38].state == "FAIL"
     assert states[1e38].error == "loss became NaN at epoch 1"
     assert result.best is not None and result.best.number == states[1e-2].number
+    lines: list[str] = []  # more trials than the grid has: none repeats a combination
+    again = tune(write_spec(text), trials=4, study_dir="study", echo=lines.append)
+    assert again.ran == [] and len(again.trials) == 2
+    assert lines[1] == "the grid is done: every combination has had its trial"
+
+
+def test_ctrl_c_queues_the_trial_and_its_retry_carries_no_error(
+    write_spec: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modelspec.tuning as tuning
+    from modelspec.errors import RunInterrupted
+
+    def interrupted(trial: Any, setup: Any) -> Any:
+        raise RunInterrupted(setup.study_dir / "trial-0000")
+
+    path = write_spec(TUNED)
+    with monkeypatch.context() as patch:
+        patch.setattr(tuning, "run_trial", interrupted)
+        with pytest.raises(RunInterrupted) as err:
+            tune(path, trials=1, study_dir="study", echo=lambda line: None)
+    assert str(err.value) == (
+        "interrupted: trial 0 is queued again; its run study/trial-0000 keeps the completed "
+        "epochs and resumes from them when the same `modelspec tune` runs again."
+    )
+    result = tune(path, trials=1, study_dir="study", echo=lambda line: None)
+    assert [(r.number, r.state) for r in result.trials] == [(0, "FAIL"), (1, "COMPLETE")]
+    assert result.trials[0].error == "interrupted (Ctrl-C): resumes next time"
+    assert result.trials[1].error is None and trials_of(tmp_path / "study")[1]["error"] == ""
+
+
+def test_a_timeout_says_why_the_study_stopped_short(write_spec: Any) -> None:
+    lines: list[str] = []
+    result = tune(write_spec(TUNED), trials=3, study_dir="s", timeout=1e-9, echo=lines.append)
+    assert result.ran == [] and result.best is None
+    assert lines[1] == (
+        "timeout: 1e-09 s have passed, so no new trial starts; the study has 0 of 3 trials. "
+        "Run the same command again to go on"
+    )
+
+
+def test_best_yaml_says_which_set_values_its_trials_ran_with(tmp_path: Path) -> None:
+    from modelspec.spec.loader import apply_overrides, load_document
+    from modelspec.spec.spaces import find
+    from modelspec.tuning.report import Row, write_best
+
+    doc = load_document(TUNED)
+    apply_overrides(doc, ["train.epochs=3", "tune.trials=2", "train.batch_size=128"])
+    spaces, _ = find(doc)
+    params = {"vars.width": 16, "drop.rate": 0.2, "compile.optimizer.learning_rate": 0.01}
+    row = Row(1, "COMPLETE", 0.9, params, 3, "trial-0001", None)
+    best = write_best(tmp_path, doc, spaces, row, "val_accuracy").read_text()
+    assert best.splitlines()[2] == (  # batch_size=128 is the file's already
+        "# its trials ran with --set train.epochs=3, not in this file: add them to train as "
+        "they did"
+    )
+    assert "  epochs: 1\n" in best and "width: 16\n" in best
+
+
+def test_bad_arguments_of_the_python_api_are_refused_before_any_study(write_spec: Any) -> None:
+    path = write_spec(TUNED)
+    with pytest.raises(TuneError, match=r"^expected trials of 1 or more. Received: trials=0$"):
+        tune(path, trials=0, study_dir="s")
+    with pytest.raises(TuneError, match=r"^expected a timeout above 0 seconds. Received: "):
+        tune(path, timeout=-1.0, study_dir="s")
+    Path("f").write_text("")
+    with pytest.raises(TuneError, match=r"^cannot make the study folder f: a file is in the way"):
+        tune(path, study_dir="f")
+    assert not Path("s").exists() and not Path("studies").exists()
+
+
+def test_a_study_where_no_trial_completed_draws_no_plot(write_spec: Any, tmp_path: Path) -> None:
+    import optuna
+
+    from modelspec.tuning.report import write_plots
+
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    assert write_plots(study, tmp_path) == (
+        [],
+        ["history.png: no trial completed", "importances.png: needs two completed trials"],
+    )
 
 
 def test_a_study_of_other_spaces_is_refused(write_spec: Any) -> None:
@@ -152,7 +233,21 @@ def test_cli_storage_errors_are_one_line(write_spec: Any) -> None:
     )
     joined = CliRunner().invoke(main, ["tune", path, "--storage", "sqlite:///j.db", "--join"])
     assert joined.exit_code == 2
-    assert "expected a study 'tuned' in sqlite:///j.db to join" in joined.output
+    assert "Error: expected a study 'tuned' in sqlite:///j.db to join. Received: no such " in (
+        joined.output
+    )
+    alone = CliRunner().invoke(main, ["tune", path, "--study", "s", "--join"])
+    assert alone.exit_code == 2
+    assert "Error: expected a study 'tuned' in s/study.db to join. Received: no study there " in (
+        alone.output
+    )
+    assert not Path("j.db").exists() and not Path("s").exists()  # joining made nothing
+    Path("f").write_text("")
+    blocked = CliRunner().invoke(main, ["tune", path, "--study", "f/s"])
+    assert blocked.exit_code == 2 and "Traceback" not in blocked.output
+    assert "Error: cannot make the study folder f/s: Not a directory. Received: --study f/s. " in (
+        " ".join(blocked.output.split())
+    )
 
 
 def test_optuna_missing_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,6 +287,10 @@ def test_two_workers_share_one_study(write_spec: Any, tmp_path: Path) -> None:
         f"trial-{n:04d}" for n in range(6)
     ]
     assert "trials: 6 complete" in out and "best: trial " in out
+    # the study's line comes first, once, counted before any worker started a trial
+    assert out.splitlines()[0].startswith("study tuned in study/study.db: 0 of 6 trials started")
+    assert out.count("trials started before") == 1
+    assert "note: worker" not in out and "Error" not in out  # no worker lost making the study
 
 
 def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> None:
@@ -221,6 +320,7 @@ def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> Non
     ]
     assert rows[0]["error"] == "its worker stopped (killed?): retried"
     assert rows[1]["run_dir"] == "trial-0000"  # the retry went on in the same run
+    assert rows[1]["error"] == ""  # not the failed trial's
     epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
     assert epochs == [str(n) for n in range(12)]
 

@@ -105,16 +105,32 @@ def tune(
                 f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
                 param_hint="'--set'",
             )
-    if workers is not None and workers > 1:
-        code = _launch(sys.argv[1:], workers)
-        if code is not None:
-            sys.exit(code)
+    lead = worker_index == 0  # the command the user ran: it reports at the end
     if backend is not None and declared_in(spec) not in (None, backend):
         overrides += (f"backend={backend}",)
     _start_keras(backend, spec, overrides, data=True)
-    from ..tuning import tune as run_tune
-
     try:
+        if workers is not None and workers > 1:
+            from ..tuning import opening
+
+            for line in opening(  # before the workers: none has started a trial yet
+                spec,
+                trials=trials,
+                study_dir=study_dir,
+                storage=storage,
+                overrides=list(overrides),
+                plugins=plugins,
+                allow_imports=allow_imports,
+                join=join,
+            ):
+                click.echo(line)
+            code = _launch(sys.argv[1:], workers)
+            if code is not None:
+                sys.exit(code)
+            # then, as one more worker, it takes up any trial a dead worker left
+            worker_index = workers + 1
+        from ..tuning import tune as run_tune
+
         result = run_tune(
             spec,
             trials=trials,
@@ -127,7 +143,7 @@ def tune(
             verbose=verbose,
             join=join,
             worker=worker_index,
-            report_at_end=worker_index == 0,
+            report_at_end=lead,
             echo=click.echo,
         )
     except SpecError as err:
@@ -148,7 +164,7 @@ def tune(
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
-    if worker_index == 0:
+    if lead:
         _summary(result)
 
 

@@ -415,7 +415,9 @@ def filled_text(doc: Document, values: Mapping[PathT, Any], *, drop: tuple[str, 
     (comments kept); top-level keys in ``drop`` are left out.
 
     Falls back to the data dumped as YAML when the text cannot be edited in place
-    (the spec was a mapping, or a space came from ``--set`` or an alias).
+    (the spec was a mapping, a space is not in the text, or stands inside a value
+    ``--set`` replaced, or in an alias). A space ``--set`` put in place of a value
+    of the text takes that value's place.
 
     Example:
         >>> from modelspec.spec.loader import load_document
@@ -426,7 +428,8 @@ def filled_text(doc: Document, values: Mapping[PathT, Any], *, drop: tuple[str, 
     """
     text = doc.text
     edits = _spans(text, values, drop) if text is not None else None
-    if edits is None or any(p in doc.overridden for p in values):
+    replaced = [p for p in doc.overridden if any(v[: len(p)] == p != v for v in values)]
+    if edits is None or replaced:  # a space inside a value --set replaced: not in the text
         data = substitute(doc, values).data
         data = {k: v for k, v in data.items() if k not in drop}
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunInterrupted, SpecError
+from ..errors import RunInterrupted, SpecError, TuneError
 from ..spec.loader import Document, apply_overrides, load_document
 from ..spec.spaces import Space, find
 from ..spec.validate import load_spec
@@ -189,7 +189,8 @@ def tune(
         allow_imports: Honour the spec's ``imports:``.
         verbose: Keras's progress output in each trial (default none).
         join: Only work on a study another ``tune`` started (never create it).
-        worker: This worker's index among several (varies the sampler's seed).
+        worker: This worker's index among several (varies the sampler's seed); only
+            worker 0 prints the study's first line.
         report_at_end: Write best.yaml, trials.csv and the plots at the end.
         echo: Where progress lines go (default ``print``).
 
@@ -198,7 +199,8 @@ def tune(
 
     Raises:
         SpecError: The spec is invalid or has no search space.
-        TuneError: Optuna is missing, or the storage cannot be used.
+        TuneError: Optuna is missing, the storage cannot be used, or trials or
+            timeout is not above 0.
         RunInterrupted: Ctrl-C: the trial running is queued to resume next time.
 
     Example:
@@ -207,27 +209,19 @@ def tune(
             tune("specs/antirectifier_digits.yaml", trials=4).best_value
     """
     say = echo or (lambda line: print(line, flush=True))
-    require_optuna()
+    if trials is not None and trials < 1:
+        raise TuneError(f"expected trials of 1 or more. Received: trials={trials}")
+    if timeout is not None and not timeout > 0:
+        raise TuneError(f"expected a timeout above 0 seconds. Received: timeout={timeout}")
     plugins = tuple(plugins)
-    doc, spaces, settings = prepare(spec, overrides, plugins=plugins, allow_imports=allow_imports)
-    if trials is not None:
-        settings = dataclasses.replace(settings, trials=trials)
+    doc, spaces, settings, folder, study, store, lines = _open(
+        spec, trials, study_dir, storage, overrides, plugins, allow_imports, join, worker
+    )
     if timeout is None and doc.data.get("tune", {}).get("timeout") is not None:
         timeout = float(doc.data["tune"]["timeout"])
-    folder = Path(study_dir) if study_dir is not None else Path("studies") / settings.name
-    study, store = open_study(settings, folder, storage, spaces, worker=worker, create=not join)
     shown_storage = storage_name(folder, storage)
-    with budget_lock(folder):
-        revived = revive(study, store)
-        done = consumed(study)
-    if worker == 0:
-        say(
-            f"study {settings.name} in {shown_storage}: {min(done, settings.trials)} of "
-            f"{settings.trials} trials started before; {settings.sampler} sampler, "
-            f"{settings.pruner} pruner, {settings.direction} {settings.objective}"
-        )
-    for number in revived:
-        say(f"trial {number}: its worker stopped; queued to resume")
+    for line in lines if worker == 0 else lines[1:]:  # the study's line: once, from worker 0
+        say(line)
     setup = Setup(
         doc,
         spaces,
@@ -252,6 +246,66 @@ def tune(
     return result
 
 
+def opening(
+    spec: PathLike | Mapping[str, Any],
+    *,
+    trials: int | None = None,
+    study_dir: PathLike | None = None,
+    storage: str | None = None,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    plugins: Iterable[str] = (),
+    allow_imports: bool = False,
+    join: bool = False,
+) -> list[str]:
+    """Open (or make) the study, queue trials of dead workers again, and return the
+    lines :func:`tune` starts with; ``modelspec tune --workers K`` prints them before
+    it starts its workers (each of which could have started a trial already).
+
+    Raises:
+        SpecError: The spec is invalid or has no search space.
+        TuneError: Optuna is missing, or the storage cannot be used.
+
+    Example:
+        Not run here (it needs Optuna)::
+
+            opening("spec.yaml", study_dir="studies/x")[0]  # 'study x in studies/x/study.db: ...'
+    """
+    args = (spec, trials, study_dir, storage, overrides, tuple(plugins), allow_imports, join, 0)
+    return _open(*args)[-1]
+
+
+def _open(
+    spec: PathLike | Mapping[str, Any],
+    trials: int | None,
+    study_dir: PathLike | None,
+    storage: str | None,
+    overrides: Iterable[str] | Mapping[str, Any] | None,
+    plugins: tuple[str, ...],
+    allow_imports: bool,
+    join: bool,
+    worker: int,
+) -> tuple[Document, list[Space], Settings, Path, Any, Any, list[str]]:
+    """The spec, its spaces and settings, the study's folder, study and storage, and the
+    lines to start with: the study's, then one per trial of a dead worker queued again."""
+    require_optuna()
+    doc, spaces, settings = prepare(spec, overrides, plugins=plugins, allow_imports=allow_imports)
+    if trials is not None:
+        settings = dataclasses.replace(settings, trials=trials)
+    folder = Path(study_dir) if study_dir is not None else Path("studies") / settings.name
+    study, store = open_study(settings, folder, storage, spaces, worker=worker, create=not join)
+    with budget_lock(folder):
+        revived = revive(study, store)
+        done = consumed(study)
+    lines = [
+        f"study {settings.name} in {storage_name(folder, storage)}: "
+        f"{min(done, settings.trials)} of {settings.trials} trials started before; "
+        f"{settings.sampler} sampler, {settings.pruner} pruner, {settings.direction} "
+        f"{settings.objective}"
+    ]
+    lines += [f"trial {number}: its worker stopped; queued to resume" for number in revived]
+    return doc, spaces, settings, folder, study, store, lines
+
+
 def _work(
     study: Any,
     store: Any,
@@ -271,6 +325,9 @@ def _work(
             queued = study.get_trials(deepcopy=False, states=waiting)
             if not queued and consumed(study) >= settings.trials:
                 break
+            if not queued and _grid_done(study, optuna):  # asked again, it would repeat one
+                say("the grid is done: every combination has had its trial")
+                break
             trial = study.ask()
             store.set_trial_system_attr(trial._trial_id, "modelspec_worker", worker_id())
             store.record_heartbeat(trial._trial_id)  # so it can go stale if we die now
@@ -278,18 +335,39 @@ def _work(
         with heartbeat(store, trial._trial_id):
             try:
                 outcome = run_trial(trial, setup)
-            except (KeyboardInterrupt, RunInterrupted):
+            except (KeyboardInterrupt, RunInterrupted) as err:
                 trial.set_user_attr("error", "interrupted (Ctrl-C): resumes next time")
                 frozen = study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 requeue(study, frozen)
-                raise
+                if not isinstance(err, RunInterrupted):
+                    raise
+                # the run resumes through the study, not `train --resume`
+                raise RunInterrupted(
+                    err.run_dir,
+                    f"interrupted: trial {trial.number} is queued again; its run "
+                    f"{err.run_dir} keeps the completed epochs and resumes from them when "
+                    "the same `modelspec tune` runs again.",
+                ) from None
         exhausted = _tell(study, trial, outcome, optuna)
         ran.append(trial.number)
         say(_line(trial, outcome, setup, time.monotonic() - begun))
         if exhausted:
             say("the grid is done: every combination has had its trial")
             break
+    else:
+        had = consumed(study)
+        if had < settings.trials:  # the timeout, before the study had its trials
+            say(
+                f"timeout: {timeout:g} s have passed, so no new trial starts; the study has "
+                f"{had} of {settings.trials} trials. Run the same command again to go on"
+            )
     return ran
+
+
+def _grid_done(study: Any, optuna: Any) -> bool:
+    """Whether the grid sampler has given every combination already."""
+    sampler = study.sampler
+    return isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study)
 
 
 def _tell(study: Any, trial: Any, outcome: Outcome, optuna: Any) -> bool:

@@ -100,9 +100,54 @@ def write_best(
         f"{study_dir}, by modelspec {__version__}\n# from {doc.file}: train it with "
         f"`modelspec train {study_dir / 'best.yaml'}`\n"
     )
+    text = filled_text(doc, values, drop=("tune",))
+    unsaid = _overrides_not_in(text, doc, values)
+    if unsaid:  # the trials ran with them; the spec as written has its own values
+        head += (
+            f"# its trials ran with --set {' --set '.join(unsaid)}, not in this file: add "
+            "them to train as they did\n"
+        )
     target = study_dir / "best.yaml"
-    write_text(target, head + filled_text(doc, values, drop=("tune",)))
+    write_text(target, head + text)
     return target
+
+
+def _overrides_not_in(text: str, doc: Document, values: dict[Any, Any]) -> list[str]:
+    """The ``--set`` overrides (other than the spaces and ``tune:``) that ``text`` lacks.
+
+    Example:
+        >>> from modelspec.spec.loader import apply_overrides, load_document
+        >>> doc = load_document("train: {epochs: 30}\\n")
+        >>> _ = apply_overrides(doc, ["train.epochs=2"])
+        >>> _overrides_not_in("train: {epochs: 30}\\n", doc, {})
+        ['train.epochs=2']
+    """
+    import yaml
+
+    written: Any = yaml.safe_load(text)
+    missing = []
+    for path, given in doc.overridden.items():
+        if path in values or path[:1] == ("tune",):
+            continue
+        here: Any = written
+        there: Any = doc.data
+        for part in path:
+            here = _step(here, part)
+            there = _step(there, part)
+        if here != there or here is _MISSING:
+            missing.append(given)
+    return missing
+
+
+_MISSING = object()
+
+
+def _step(value: Any, part: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get(part, _MISSING)
+    if isinstance(value, list) and isinstance(part, int) and -len(value) <= part < len(value):
+        return value[part]
+    return _MISSING
 
 
 def write_table(study_dir: Path, table: list[Row], spaces: list[Space]) -> Path:
@@ -135,7 +180,11 @@ def write_plots(study: Any, study_dir: Path) -> tuple[list[Path], list[str]]:
 
     written, skipped = [], []
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-    plots: list[tuple[str, Any]] = [("history.png", vis.plot_optimization_history)]
+    plots: list[tuple[str, Any]] = []
+    if done:  # else an empty plot, and Optuna's log line 'There are no complete trials.'
+        plots.append(("history.png", vis.plot_optimization_history))
+    else:
+        skipped.append("history.png: no trial completed")
     if len(done) >= 2:
         plots.append(("importances.png", vis.plot_param_importances))
     else:

@@ -117,9 +117,11 @@ def open_study(
             spaces or in another direction.
     """
     optuna = require_optuna()
-    if url is None:
-        study_dir.mkdir(parents=True, exist_ok=True)
     full = storage_url(study_dir, url)
+    if not create:
+        _must_exist(settings.name, study_dir, url, full)
+    if url is None:
+        make_folder(study_dir)
     kwargs: dict[str, Any] = {}
     if full.startswith("sqlite"):  # workers wait for each other's writes
         kwargs = {"connect_args": {"timeout": 120}}
@@ -136,7 +138,7 @@ def open_study(
         reason = " ".join(str(err).split()).split(" (Background on this error")[0]
         raise TuneError(
             f"cannot open the study storage {shown_url(full)}: {type(err).__name__}: "
-            f"{reason[:300]}. Check the URL, that the database server runs and can be "
+            f"{reason[:300].rstrip('.')}. Check the URL, that the database server runs and can be "
             "reached from here, and that its driver is installed (psycopg2 for postgresql)"
         ) from None
     described = [s.describe() for s in spaces]
@@ -182,6 +184,53 @@ def open_study(
     return study, storage
 
 
+def make_folder(study_dir: Path) -> None:
+    """Make the study's folder.
+
+    Raises:
+        TuneError: It cannot be made (a file on the way, no permission).
+    """
+    try:
+        study_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = "a file is in the way" if study_dir.is_file() else err.strerror or err
+        raise TuneError(
+            f"cannot make the study folder {study_dir}: {reason}. Received: "
+            f"--study {study_dir}. Give a folder this user can write"
+        ) from None
+
+
+def _must_exist(name: str, study_dir: Path, url: str | None, full: str) -> None:
+    """Refuse to join a study whose SQLite file is not there (opening it would make one).
+
+    Raises:
+        TuneError: No such file.
+    """
+    if url is None:
+        if not (study_dir / "study.db").is_file():
+            raise TuneError(
+                f"expected a study {name!r} in {study_dir / 'study.db'} to join. Received: no "
+                f"study there yet; start it with `modelspec tune SPEC --study {study_dir}` first"
+            )
+        return
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(full)
+    except Exception:  # not a URL: opening it says why
+        return
+    database = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database not in (None, "", ":memory:")
+        and not Path(str(database)).is_file()
+    ):
+        raise TuneError(
+            f"expected a study {name!r} in {shown_url(full)} to join. Received: no such "
+            "database file; start it with `modelspec tune SPEC --storage URL` first"
+        )
+
+
 def _sampler(optuna: Any, settings: Settings, spaces: list[Space], seed: int) -> Any:
     if settings.sampler == "grid":
         grid = {s.name: list(range(len(s.values))) if s.by_index else s.grid() for s in spaces}
@@ -202,7 +251,7 @@ def _pruner(optuna: Any, settings: Settings) -> Any:
 @contextlib.contextmanager
 def budget_lock(study_dir: Path) -> Iterator[None]:
     """Hold the study folder's lock: workers sharing it take trials one at a time."""
-    study_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(study_dir)
     try:
         import fcntl
     except ImportError:  # Windows: no lock (a worker may start one trial too many)

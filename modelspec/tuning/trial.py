@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..training import train
 #: Top-level sections a trial's spec leaves out: the study's own settings, and the
 #: exports (the best spec is trained and exported once the study is done).
 LEFT_OUT = ("tune", "export")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclasses.dataclass
@@ -122,6 +124,8 @@ def run_trial(trial: Any, setup: Setup) -> Outcome:
         RunInterrupted: Ctrl-C; the run directory keeps its completed epochs.
     """
     values = values_of(trial, setup.spaces)
+    if trial.user_attrs.get("error") is not None:  # a retry: the failed trial's error is not its
+        trial.set_user_attr("error", None)
     run_dir = trial.user_attrs.get("run_dir")
     resume = None
     if run_dir is not None and (setup.study_dir / run_dir / "run.json").is_file():
@@ -153,7 +157,7 @@ def run_trial(trial: Any, setup: Setup) -> Outcome:
         raise
     except SpecError as err:  # a sampled value Keras refuses when building
         first = err.diagnostics[0]
-        return Outcome("FAIL", error=f"{first.where}: {first.message}")
+        return Outcome("FAIL", error=_one_line(f"{first.where}: {first.message}"))
     except ModelSpecError as err:
         return Outcome("FAIL", error=_one_line(str(err)))
     except Exception as err:  # Keras refused the model or the data: this trial fails
@@ -192,5 +196,11 @@ def _mark_done(run_dir: Path, number: int) -> None:
 
 
 def _one_line(text: str, limit: int = 400) -> str:
-    text = " ".join(text.split())
+    """The error on one line, without the terminal's colour codes Keras puts in it.
+
+    Example:
+        >>> _one_line("Exception encountered.\\x1b[1m Bad shape.\\x1b[0m\\n  More")
+        'Exception encountered. Bad shape. More'
+    """
+    text = " ".join(_ANSI.sub("", text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -138,7 +138,7 @@ def _check(
     # a space that is not valid: the problems of its value are noise
     bad = [space_of(doc.data, d.path) for d in problems]
     found = problems + [
-        _at_default(d, spaces) for d in report.diagnostics if not _under(d.path, bad)
+        _at_default(d, spaces, doc) for d in report.diagnostics if not _under(d.path, bad)
     ]
     if not found or all(d.severity == "warning" for d in found):
         found += _at_ends(doc, spaces, allow_imports, backend, loading, report.diagnostics)
@@ -163,13 +163,51 @@ def _check(
 SPACES_NOTE = "search spaces"
 
 
-def _at_default(d: Diagnostic, spaces: list[Space]) -> Diagnostic:
-    """A problem of a space's default value, saying so."""
-    space = next((s for s in spaces if _under(d.path, [s.path])), None)
-    if space is None or d.severity != "error" or "sampler" in d.message:
+def _at_default(d: Diagnostic, spaces: list[Space], doc: Document) -> Diagnostic:
+    """A problem of a space's default value, saying so (also of a value whose
+    ``${...}`` uses a var that is a space)."""
+    if d.severity != "error" or "sampler" in d.message:
         return d
+    space = next((s for s in spaces if _under(d.path, [s.path])), None)
+    used = None if space is not None else _var_space_in(doc, d.path, spaces)
+    space = space or used
+    if space is None:
+        return d
+    # a default not written is the low end or the first value: named as the user wrote it
+    end = next((e for e, v in space.ends() if _same(v, space.default)), None)
     at = f"default={shown_value(space.default)}"
+    if end is not None:
+        at = f"{end}={shown_value(space.default)}, its default"
+    if used is not None:
+        line = doc.locate(used.path)[0]
+        return dataclasses.replace(
+            d, message=f"{d.message} (when the search space {used.name}, line {line}, is at {at})"
+        )
     return dataclasses.replace(d, message=f"{d.message} (at its search space's {at})")
+
+
+def _var_space_in(doc: Document, path: tuple[Any, ...], spaces: list[Space]) -> Space | None:
+    """The first var that is a space and that the ``${...}`` text at ``path`` names."""
+    value: Any = doc.data
+    for part in path:
+        inside = isinstance(value, dict) and part in value
+        inside = inside or (
+            isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        )
+        if not inside:
+            return None
+        value = value[part]
+    if not isinstance(value, str) or "${" not in value:
+        return None
+    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", value))
+    return next(
+        (s for s in spaces if len(s.path) == 2 and s.path[0] == "vars" and s.path[1] in names),
+        None,
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def _under(path: tuple[Any, ...], prefixes: list[tuple[Any, ...]]) -> bool:

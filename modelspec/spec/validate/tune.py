@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 from ..spaces import Space
 from .context import Context
 from .train import check_quantities
@@ -54,12 +56,26 @@ def check_tune(ctx: Context, spaces: list[Space]) -> None:
     if section.get("sampler") == "grid":
         for space in spaces:
             if space.grid() is None:
+                assert space.low is not None and space.high is not None
+                low, high = space.low, space.high
+                if space.log:  # log and step do not go together: a choice of values does
+                    middle = float(f"{math.sqrt(low * high):.2g}")
+                    hint = (
+                        f"Received: low={low}, high={high}, log=true. A log scale has no "
+                        f"grid: list the values, e.g. {{tune: choice, values: [{low}, "
+                        f"{middle}, {high}]}}, or use sampler: tpe"
+                    )
+                else:
+                    step = float(f"{(high - low) / 5:.12g}")
+                    hint = (
+                        f"Received: low={low}, high={high}. Give it a step (e.g. step: "
+                        f"{step}), or use sampler: tpe"
+                    )
                 ctx.diagnostics.append(
                     ctx.doc.diagnostic(
                         space.path,
                         f"the grid sampler tries every value, and {{tune: float}} "
-                        f"{space.name} has no step. Received: low={space.low}, high={space.high}. "
-                        "Give it a step (e.g. step: 0.1), or use sampler: tpe",
+                        f"{space.name} has no step. {hint}",
                         source=True,
                     )
                 )
