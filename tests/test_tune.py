@@ -340,8 +340,8 @@ def test_ctrl_c_queues_the_trial_and_the_next_tune_resumes_it(
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out
     assert (
-        "interrupted: the trial running (study/trial-0000 keeps its completed epochs) is "
-        "queued; run the same command again to resume it and go on with the study"
+        "interrupted: trial 0 is queued again; its run study/trial-0000 keeps the completed "
+        "epochs and resumes from them when the same `modelspec tune` runs again."
     ) in out
     again = _cli(path, "--trials", "1", "--study", "study", cwd=tmp_path)
     out, _ = again.communicate(timeout=600)

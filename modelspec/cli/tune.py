@@ -152,15 +152,14 @@ def tune(
         raise click.UsageError(str(err)) from None
     except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
-    except KeyboardInterrupt as err:  # RunInterrupted too: the trial's run is kept
-        kept = (
-            f" ({err.run_dir} keeps its completed epochs)"
-            if isinstance(err, RunInterrupted)
-            else ""
-        )
+    except KeyboardInterrupt as err:  # RunInterrupted too: its trial's run is kept
+        said = str(err) if isinstance(err, RunInterrupted) else ""
         click.echo(
-            f"\ninterrupted: the trial running{kept} is queued; run the same command again "
-            "to resume it and go on with the study",
+            "\n"
+            + (
+                said
+                or "interrupted: the trial running is queued again; the same command resumes it"
+            ),
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
