@@ -349,3 +349,12 @@ def test_a_block_param_and_a_compile_choice_of_mappings_are_spaces() -> None:
     ]
     assert report.spec is not None  # the default went into the instance's body
     assert report.spec.document.bodies["b"].data["layers"][0]["units"] == 8
+
+
+def test_a_name_cannot_be_searched() -> None:
+    text = spec("- {name: {tune: choice, values: [a, b]}, type: Dense, units: 10}")
+    assert [d.format() for d in validate_spec(text.replace("[out]", "[a]")).errors][:1] == [
+        "<string>:5:12: layers[0].name: a search space cannot stand in a `name:`: names are "
+        "what references and logs go by, and stay as written. Received: {'tune': 'choice', "
+        "'values': ['a', 'b']}"
+    ]

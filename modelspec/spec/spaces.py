@@ -198,6 +198,13 @@ def find(doc: Document) -> tuple[list[Space], list[Diagnostic]]:
                     f"{shown(raw)}",
                 )
                 continue
+            if path[-1] == "name":
+                finder.fail(
+                    path,
+                    "a search space cannot stand in a `name:`: names are what references "
+                    f"and logs go by, and stay as written. Received: {shown(raw)}",
+                )
+                continue
             space = _read(finder, path, raw, _name(data, path))
             if space is not None:
                 finder.spaces.append(space)

@@ -201,6 +201,9 @@ def _one_line(text: str, limit: int = 400) -> str:
     Example:
         >>> _one_line("Exception encountered.\\x1b[1m Bad shape.\\x1b[0m\\n  More")
         'Exception encountered. Bad shape. More'
+        >>> _one_line("Bad shape.\\n\\nArguments received by Dense.call(): • x=...")
+        'Bad shape.'
     """
     text = " ".join(_ANSI.sub("", text).split())
+    text = text.split(" Arguments received by ")[0]  # Keras's echo of every argument
     return text if len(text) <= limit else text[: limit - 3] + "..."
