@@ -60,8 +60,8 @@ def _outputs(model: keras.Model, x: dict[str, np.ndarray]) -> dict[str, np.ndarr
     return {str(k): keras.ops.convert_to_numpy(v) for k, v in values.items()}
 
 
-#: The seed specs whose run here takes a minute or more on JAX (compiling a big model).
-HEAVY_SPECS = ("resnet", "transfer_learning", "unet")
+#: The seed specs whose run here takes a minute or so (compiling a big model on JAX).
+HEAVY_SPECS = {"transfer_learning"} | ({"resnet", "unet"} if BACKEND == "jax" else set())
 
 
 @pytest.mark.other_backends
