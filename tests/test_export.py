@@ -58,7 +58,7 @@ def leftovers(folder: Path) -> list[str]:
 Exported = tuple[Path, list[ExportResult], list[tuple[str, ExportError]]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not module: xdist interleaves modules, which resets those
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Exported]:
     """``export_all`` of ``specs/<name>.yaml`` (from the repository root, as a user
     runs it) to every format, once per worker: its folder, results and failures.
