@@ -476,22 +476,31 @@ def test_model_parallel_trains_with_split_variables(tmp_path: Path) -> None:
     assert "test: loss" in done.stdout
 
 
-def test_a_worker_stops_when_its_launcher_is_gone() -> None:
-    """``kill -9`` on ``--workers``'s launcher: its workers stop too (they would train on)."""
+def test_a_worker_stops_when_its_launcher_is_gone(tmp_path: Path) -> None:
+    """``kill -9`` on ``--workers``'s launcher: its workers stop too (they would train on).
+
+    The worker writes to a file, as ``--workers``'s do (worker 0 to the launcher's
+    terminal): a pipe to the dead launcher would break its one-line message. The test
+    waits for the worker itself, not for the launcher's output (which the worker
+    inherited), so that a worker that sleeps on fails it.
+    """
+    log = tmp_path / "worker.log"
     worker = (
         "import time; from modelspec.training.distribute import watch_launcher; "
         "watch_launcher(); time.sleep(60)"
     )
     launcher = (
         "import os, subprocess, sys; "
-        f"p = subprocess.Popen([sys.executable, '-c', {worker!r}], stderr=subprocess.PIPE, "
+        f"log = open({str(log)!r}, 'w'); "
+        f"p = subprocess.Popen([sys.executable, '-c', {worker!r}], stdin=subprocess.DEVNULL, "
+        "stdout=log, stderr=log, "
         "env=os.environ | {'MODELSPEC_LAUNCHER_PID': str(os.getpid())}); "
-        "print(p.pid, flush=True); os._exit(0)"
+        "print(p.pid, os.getpid(), flush=True); os._exit(0)"
     )
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", launcher], env=env, capture_output=True, text=True)
     pid = int(done.stdout.split()[0])
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 50  # it imports Keras first; it would sleep 60 s
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         state = (
             Path(f"/proc/{pid}/stat").read_text().split()[2]
@@ -502,6 +511,10 @@ def test_a_worker_stops_when_its_launcher_is_gone() -> None:
             break
         time.sleep(0.2)
     assert time.monotonic() < deadline, "the worker outlived its launcher"
+    assert log.read_text().splitlines()[-1] == (
+        f"Error: the --workers launcher (process {done.stdout.split()[1]}) ended; this worker "
+        "stops too. Resume the run with `modelspec train --resume RUN_DIR --workers N`."
+    )
 
 
 def test_ctrl_c_stops_every_worker_and_records_the_run(tmp_path: Path) -> None:
