@@ -476,7 +476,8 @@ def test_model_parallel_trains_with_split_variables(tmp_path: Path) -> None:
     assert "test: loss" in done.stdout
 
 
-def test_a_worker_stops_when_its_launcher_is_gone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stderr", ["file", "closed pipe"])
+def test_a_worker_stops_when_its_launcher_is_gone(tmp_path: Path, stderr: str) -> None:
     """``kill -9`` on ``--workers``'s launcher: its workers stop too (they would train on).
 
     The worker writes to a file, as ``--workers``'s do (worker 0 to the launcher's
@@ -489,11 +490,13 @@ def test_a_worker_stops_when_its_launcher_is_gone(tmp_path: Path) -> None:
         "import time; from modelspec.training.distribute import watch_launcher; "
         "watch_launcher(); time.sleep(60)"
     )
+    # a pipe whose reader (the launcher) is gone: the message breaks, the worker stops anyway
+    target = "r, w = os.pipe(); err = w; " if stderr == "closed pipe" else "err = log; "
     launcher = (
         "import os, subprocess, sys; "
-        f"log = open({str(log)!r}, 'w'); "
+        f"log = open({str(log)!r}, 'w'); {target}"
         f"p = subprocess.Popen([sys.executable, '-c', {worker!r}], stdin=subprocess.DEVNULL, "
-        "stdout=log, stderr=log, "
+        "stdout=log, stderr=err, "
         "env=os.environ | {'MODELSPEC_LAUNCHER_PID': str(os.getpid())}); "
         "print(p.pid, os.getpid(), flush=True); os._exit(0)"
     )
@@ -511,6 +514,8 @@ def test_a_worker_stops_when_its_launcher_is_gone(tmp_path: Path) -> None:
             break
         time.sleep(0.2)
     assert time.monotonic() < deadline, "the worker outlived its launcher"
+    if stderr == "closed pipe":
+        return
     assert log.read_text().splitlines()[-1] == (
         f"Error: the --workers launcher (process {done.stdout.split()[1]}) ended; this worker "
         "stops too. Resume the run with `modelspec train --resume RUN_DIR --workers N`."

@@ -169,11 +169,14 @@ def watch_launcher() -> None:
 
         while os.getppid() == int(launcher):
             time.sleep(1)
-        sys.stderr.write(
-            f"Error: the --workers launcher (process {launcher}) ended; this worker stops "
-            "too. Resume the run with `modelspec train --resume RUN_DIR --workers N`.\n"
-        )
-        sys.stderr.flush()
+        try:  # stderr may be a pipe the launcher took with it: stop all the same
+            sys.stderr.write(
+                f"Error: the --workers launcher (process {launcher}) ended; this worker "
+                "stops too. Resume the run with `modelspec train --resume RUN_DIR --workers N`.\n"
+            )
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
         os._exit(1)
 
     threading.Thread(target=watch, name="modelspec-launcher-watch", daemon=True).start()
