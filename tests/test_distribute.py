@@ -195,8 +195,13 @@ def test_torch_without_distribution_is_fine() -> None:
 def test_json_schema_knows_distribute() -> None:
     train = spec_json_schema()["$defs"]["TrainSpec"]["properties"]["distribute"]
     forms = train["anyOf"][0]["oneOf"]
-    assert forms == [
-        {"enum": ["none", "data_parallel"], "type": "string"},
+    assert forms == [  # (a study may search it)
+        {
+            "anyOf": [
+                {"enum": ["none", "data_parallel"], "type": "string"},
+                {"$ref": "#/$defs/SearchSpace"},
+            ]
+        },
         {"$ref": "#/$defs/DistributeSpec"},
     ]
 

@@ -256,7 +256,11 @@ def _watch(procs: list[subprocess.Popen[bytes]], logs: str) -> int:
     """Wait for every process; on the first failure, stop the rest and say so."""
     while True:
         codes = [p.poll() for p in procs]
-        failed = next((i for i, c in enumerate(codes) if c not in (None, 0)), None)
+        ended = [i for i, c in enumerate(codes) if c not in (None, 0)]
+        # a worker killed by a signal is the cause when the others' errors followed it
+        # (seen together when the launcher polls late, on a busy machine)
+        killed = [i for i in ended if (codes[i] or 0) < 0]
+        failed = (killed or ended or [None])[0]
         if failed is not None:
             code = codes[failed]
             assert code is not None

@@ -178,6 +178,6 @@ def _expressions_allowed(schema: Any) -> Any:
         if "number" in kinds:  # YAML 1.1 (PyYAML) reads 1e-6 as a string; modelspec as a number
             alternatives.append(FLOAT_TEXT)
         return {"anyOf": alternatives}
-    if kinds == {"string"} or "enum" in result:  # a choice of names (an optimizer...)
+    if kinds == {"string"}:  # a name, or one of some (an optimizer, a padding...)
         return {"anyOf": [result, _SPACE_REF]}
     return result
