@@ -260,7 +260,7 @@ def _watch(procs: list[subprocess.Popen[bytes]], logs: str) -> int:
         # a worker killed by a signal is the cause when the others' errors followed it
         # (seen together when the launcher polls late, on a busy machine)
         killed = [i for i in ended if (codes[i] or 0) < 0]
-        failed = (killed or ended or [None])[0]
+        failed = (killed or ended)[0] if ended else None
         if failed is not None:
             code = codes[failed]
             assert code is not None
