@@ -325,37 +325,6 @@ def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> Non
     assert epochs == [str(n) for n in range(12)]
 
 
-def test_ctrl_c_queues_the_trial_and_the_next_tune_resumes_it(
-    write_spec: Any, tmp_path: Path
-) -> None:
-    path = write_spec(TUNED.replace("epochs: 1", "epochs: 12"))
-    proc = _cli(path, "--trials", "1", "--study", "study", cwd=tmp_path)
-    history = tmp_path / "study" / "trial-0000" / "history.csv"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if history.is_file() and len(history.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
-    assert (
-        "interrupted: trial 0 is queued again; its run study/trial-0000 keeps the completed "
-        "epochs and resumes from them when the same `modelspec tune` runs again."
-    ) in out
-    again = _cli(path, "--trials", "1", "--study", "study", cwd=tmp_path)
-    out, _ = again.communicate(timeout=600)
-    assert again.returncode == 0, out
-    rows = trials_of(tmp_path / "study")
-    assert [(r["trial"], r["state"], r["run_dir"]) for r in rows] == [
-        ("0", "FAIL", "trial-0000"),
-        ("1", "COMPLETE", "trial-0000"),
-    ]
-    assert rows[0]["error"] == "interrupted (Ctrl-C): resumes next time"
-    epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
-    assert epochs == [str(n) for n in range(12)]
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
