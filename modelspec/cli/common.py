@@ -32,6 +32,30 @@ EXIT_BAD_SPEC = 1
 EXIT_INTERRUPTED = 130
 
 
+def _key_values(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for item in value:
+        if "=" not in item:
+            raise click.BadParameter(
+                f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
+                param_hint="'--set'",
+            )
+    return value
+
+
+def set_option(help_text: str) -> Callable[[F], F]:
+    """``--set KEY.PATH=VALUE`` (repeatable), each checked to hold an ``=``."""
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY.PATH=VALUE",
+        callback=_key_values,
+        help=help_text,
+    )
+
+
 def _plugin_options(func: F) -> F:
     func = click.option(
         "--allow-imports",

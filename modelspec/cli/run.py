@@ -35,19 +35,14 @@ from .common import (
     _usage_error,
     declared_in,
     main,
+    set_option,
 )
 from .workers import check_flags, distributed_options, launch, without_workers
 
 
 @main.command()
 @click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY.PATH=VALUE",
-    help="Override a spec value, read as YAML (train.epochs=3). Repeatable.",
-)
+@set_option("Override a spec value, read as YAML (train.epochs=3). Repeatable.")
 @click.option(
     "--out",
     "out_dir",
@@ -94,12 +89,6 @@ def train(
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR (not both)")
     if resume is not None and overrides:
         raise click.UsageError("--set cannot change a run being resumed; start a new run")
-    for item in overrides:
-        if "=" not in item:
-            raise click.BadParameter(
-                f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
-                param_hint="'--set'",
-            )
     declared = backend or _declared_backend(spec or resume, overrides)
     check_flags(spec, resume, workers, coordinator, num_processes, process_id, overrides, declared)
     if workers is not None:  # N processes of this command, joined on 127.0.0.1

@@ -22,6 +22,7 @@ from .common import (
     _usage_error,
     declared_in,
     main,
+    set_option,
 )
 from .workers import died, without_workers
 
@@ -64,13 +65,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Work on a study another `modelspec tune` started in --storage (never create one).",
 )
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY.PATH=VALUE",
-    help="Override a spec value for every trial, read as YAML (train.epochs=3). Repeatable.",
-)
+@set_option("Override a spec value for every trial, read as YAML (train.epochs=3). Repeatable.")
 @click.option("-v", "--verbose", count=True, help="Show each trial's Keras progress.")
 @click.option("--worker-index", type=int, default=0, hidden=True)
 @_backend_option
@@ -99,12 +94,6 @@ def tune(
     finished (a larger --trials adds trials). With --storage, workers on other
     machines join the study with `modelspec tune SPEC --storage URL --join`.
     """
-    for item in overrides:
-        if "=" not in item:
-            raise click.BadParameter(
-                f"expected key.path=value (e.g. train.epochs=3). Received: {item}",
-                param_hint="'--set'",
-            )
     lead = worker_index == 0  # the command the user ran: it reports at the end
     if backend is not None and declared_in(spec) not in (None, backend):
         overrides += (f"backend={backend}",)
