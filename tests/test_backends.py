@@ -28,7 +28,7 @@ from modelspec.data import load_data
 from modelspec.rundir import run_spec
 from modelspec.training.inference import _tensor
 
-from .conftest import ROOT, SPECS
+from .conftest import MODELS, ROOT
 
 BACKEND = keras.backend.backend()
 DOWNLOADED = ("keras",)  # data sources that need the network
@@ -69,8 +69,8 @@ HEAVY_SPECS = {"transfer_learning"} | ({"resnet", "unet"} if BACKEND == "jax" el
 @pytest.mark.other_backends
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, marks=[pytest.mark.heavy] if p.stem in HEAVY_SPECS else []) for p in SPECS],
-    ids=[p.stem for p in SPECS],
+    [pytest.param(p, marks=[pytest.mark.heavy] if p.stem in HEAVY_SPECS else []) for p in MODELS],
+    ids=[p.stem for p in MODELS],
 )
 def test_spec_trains_saves_and_predicts(path: Path, tmp_path: Path) -> None:
     report = validate_spec(path, backend=BACKEND)

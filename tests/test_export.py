@@ -20,7 +20,7 @@ from modelspec.cli import main
 from modelspec.export import FORMATS, RUNNERS, ExportResult, export_all, max_abs_diff
 from modelspec.spec.schema import EXPORT_FORMATS
 
-from .conftest import ROOT, SMALL, SPECS
+from .conftest import MODELS, ROOT, SMALL
 
 #: Formats a seed spec cannot export, and the layer the error must name.
 #: seq2seq: LSTM loops need TensorFlow ops that builtin LiteRT lacks and OpenVINO's
@@ -80,7 +80,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Export
     return export
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_every_seed_spec_exports_to_every_format_or_names_the_layer(
     path: Path, exported: Callable[[str], Exported]
 ) -> None:
