@@ -158,7 +158,7 @@ def tune(
 
 def _summary(result: TuneResult) -> None:
     """The top trials, the best one, the files."""
-    from ..tuning.report import top
+    from ..tuning.report import short, top
 
     click.echo(f"\nstudy: {result.study_dir} ({result.storage})")
     states: dict[str, int] = {}
@@ -170,7 +170,11 @@ def _summary(result: TuneResult) -> None:
         names = list(best[0].params)
         header = ["trial", result.objective, *names]
         cells = [
-            [str(r.number), f"{r.value:.4g}", *(_short(r.params.get(n)) for n in names)]
+            [
+                str(r.number),
+                f"{r.value:.4g}",
+                *(short(r.params[n]) if n in r.params else "" for n in names),
+            ]
             for r in best
         ]
         widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
@@ -183,14 +187,6 @@ def _summary(result: TuneResult) -> None:
         click.echo(f"note: {note}")
     if result.plots:
         click.echo("plots: " + " ".join(str(p) for p in result.plots))
-
-
-def _short(value: object) -> str:
-    from ..spec.spaces import shown_value
-
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return shown_value(value)
 
 
 def _launch(argv: list[str], workers: int) -> int | None:

@@ -87,6 +87,20 @@ class Space:
         scalar = (bool, int, float, str, type(None))
         return self.kind == "choice" and not all(isinstance(v, scalar) for v in self.values)
 
+    def value_of(self, sampled: Any) -> Any:
+        """The spec's value for what a study recorded: a choice by its index, a float on
+        its step's grid without binary noise.
+
+        Example:
+            >>> Space((), "r", "float", low=0.0, high=0.5, step=0.1).value_of(0.30000000000000004)
+            0.3
+        """
+        if self.by_index:
+            return self.values[sampled]
+        if self.kind == "float" and self.step is not None:
+            return _tidy(sampled)
+        return sampled
+
     def ends(self) -> list[tuple[str, Any]]:
         """The values validate checks the spec at: both ends of a range, every choice.
 

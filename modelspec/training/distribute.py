@@ -169,14 +169,13 @@ def watch_launcher() -> None:
 
         while os.getppid() == int(launcher):
             time.sleep(1)
-        try:  # stderr may be a pipe the launcher took with it: stop all the same
+        # stderr may be a pipe the launcher took with it: stop all the same
+        with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(
                 f"Error: the --workers launcher (process {launcher}) ended; this worker "
                 "stops too. Resume the run with `modelspec train --resume RUN_DIR --workers N`.\n"
             )
             sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
         os._exit(1)
 
     threading.Thread(target=watch, name="modelspec-launcher-watch", daemon=True).start()

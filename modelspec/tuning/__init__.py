@@ -242,7 +242,7 @@ def tune(
         ran,
     )
     if report_at_end:
-        finish(result, study, doc, spaces, say)
+        finish(result, study, doc, spaces)
     return result
 
 
@@ -394,11 +394,9 @@ def _line(trial: Any, outcome: Outcome, setup: Setup, seconds: float) -> str:
     """``trial 3: val_loss 0.1234 (dense.units=64, ...) in 12 s``."""
     params = []
     for space in setup.spaces:
-        value = trial.params.get(space.name)
-        if space.by_index and isinstance(value, int):
-            value = space.values[value]
-        shown = f"{value:.4g}" if isinstance(value, float) else report.shown_value(value)
-        params.append(f"{space.name}={shown}")
+        if space.name in trial.params:
+            value = report.short(space.value_of(trial.params[space.name]))
+            params.append(f"{space.name}={value}")
     values = ", ".join(params)
     if outcome.state == "COMPLETE":
         what = f"{setup.objective} {outcome.value:.4g}"
@@ -409,9 +407,7 @@ def _line(trial: Any, outcome: Outcome, setup: Setup, seconds: float) -> str:
     return f"trial {trial.number}: {what} ({values}) in {seconds:.0f} s"
 
 
-def finish(
-    result: TuneResult, study: Any, doc: Document, spaces: list[Space], say: Callable[[str], None]
-) -> None:
+def finish(result: TuneResult, study: Any, doc: Document, spaces: list[Space]) -> None:
     """best.yaml, trials.csv and the plots, from the study as it stands."""
     folder = result.study_dir
     result.trials = report.rows(study, spaces)
@@ -423,4 +419,3 @@ def finish(
         result.notes.append("no trial completed: no best.yaml")
     result.plots, skipped = report.write_plots(study, folder)
     result.notes += skipped
-    del say

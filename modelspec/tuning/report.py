@@ -61,12 +61,7 @@ def rows(study: Any, spaces: list[Space]) -> list[Row]:
         params = {}
         for space in spaces:
             if space.name in trial.params:
-                value = trial.params[space.name]
-                if space.by_index:
-                    value = space.values[value]
-                elif space.kind == "float" and space.step is not None:
-                    value = float(f"{value:.12g}")  # on the step's grid, without binary noise
-                params[space.name] = value
+                params[space.name] = space.value_of(trial.params[space.name])
         found.append(
             Row(
                 trial.number,
@@ -79,6 +74,16 @@ def rows(study: Any, spaces: list[Space]) -> list[Row]:
             )
         )
     return found
+
+
+def short(value: Any) -> str:
+    """A value for a line or a table: floats to 4 significant digits.
+
+    Example:
+        >>> short(0.000584632612), short("adam"), short(True)
+        ('0.0005846', 'adam', 'true')
+    """
+    return f"{value:.4g}" if isinstance(value, float) else shown_value(value)
 
 
 def best_row(table: list[Row], direction: str) -> Row | None:
