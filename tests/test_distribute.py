@@ -314,6 +314,48 @@ def test_died_says_how() -> None:
     assert died("worker 0", 2) == "worker 0 exited with code 2"
 
 
+class FakeProc:
+    """A finished or running ``subprocess.Popen`` for ``_watch``."""
+
+    def __init__(self, code: int | None) -> None:
+        self.code, self.stopped = code, False
+
+    def poll(self) -> int | None:
+        return self.code
+
+    def terminate(self) -> None:
+        self.stopped, self.code = True, -15
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self.code
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        # the launcher saw the kill first and stopped worker 0
+        ([None, -9], "Error: worker 1 was killed by SIGKILL; stopped worker 0."),
+        # a late poll: worker 0 had already failed because its peer was gone
+        ([1, -9], "Error: worker 1 was killed by SIGKILL; worker 0 exited with code 1."),
+        (
+            [None, 1, None],
+            "Error: worker 1 exited with code 1; stopped workers 0, 2.",
+        ),
+    ],
+)
+def test_the_launcher_names_the_cause_and_what_became_of_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], codes: list[int | None], expected: str
+) -> None:
+    from modelspec.cli.workers import _watch
+
+    procs = [FakeProc(code) for code in codes]
+    for index in range(1, len(codes)):
+        (tmp_path / f"worker{index}.log").write_text("")
+    assert _watch(procs, str(tmp_path)) == 1  # type: ignore[arg-type]
+    assert capsys.readouterr().err.splitlines() == [expected]
+    assert [p.stopped for p in procs] == [c is None for c in codes]
+
+
 # -- JAX processes --------------------------------------------------------------------
 
 
@@ -439,7 +481,14 @@ def test_a_killed_worker_stops_the_run_and_resume_finishes_it(tmp_path: Path) ->
     _, err = launcher.communicate(60)
     assert time.monotonic() - killed < 60
     assert launcher.returncode == 1
-    assert "Error: worker 1 was killed by SIGKILL; stopped worker 0." in err.splitlines()
+    # worker 0 is stopped by the launcher, or has failed on its own when the launcher
+    # polls late (its collective lost its peer): either way the cause comes first
+    assert re.search(
+        r"^Error: worker 1 was killed by SIGKILL; "
+        r"(stopped worker 0|worker 0 exited with code \d+)\.$",
+        err,
+        re.M,
+    ), err[-2000:]
     (run,) = out_dir.iterdir()
     resumed = modelspec("train", "--resume", str(run), "--workers", "2")
     out, err = resumed.communicate(240)

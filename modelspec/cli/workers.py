@@ -266,11 +266,15 @@ def _watch(procs: list[subprocess.Popen[bytes]], logs: str) -> int:
             assert code is not None
             others = [i for i, c in enumerate(codes) if c is None]
             _stop(procs)
-            message = died(f"worker {failed}", code)
+            parts = [died(f"worker {failed}", code)]
+            # the others it took down with it before this poll (a collective that lost
+            # its peer), then those the launcher stopped
+            parts += [died(f"worker {i}", c) for i, c in enumerate(codes) if c and i != failed]
             if others:
-                message += f"; stopped worker{'s' * (len(others) > 1)} " + ", ".join(
-                    map(str, others)
+                parts.append(
+                    f"stopped worker{'s' * (len(others) > 1)} " + ", ".join(map(str, others))
                 )
+            message = "; ".join(parts)
             click.echo(f"Error: {message}.", err=True)
             if failed:
                 text = (Path(logs) / f"worker{failed}.log").read_text(errors="replace")
