@@ -337,3 +337,58 @@ def test_a_killed_tune_resumes_its_trial(write_spec: Any, tmp_path: Path) -> Non
 def test_cli_refuses_bad_flags(write_spec: Any, args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["tune", write_spec(TUNED), *args])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+READS = """\
+modelspec: 1
+name: rows
+vars:
+  words: vocab.txt
+inputs:
+  - {name: x, shape: [2]}
+  - {name: word, shape: [1], dtype: string}
+layers:
+  - {name: ids, type: StringLookup, inputs: word, vocabulary: "${words}"}
+  - {name: hot, type: CategoryEncoding, inputs: ids, num_tokens: 4, output_mode: one_hot}
+  - {name: h, type: Dense, inputs: x, units: {tune: int, low: 4, high: 8}}  # width
+  - {name: both, type: Concatenate, inputs: [h, hot]}
+  - {name: y, type: Dense, inputs: both, units: 1}
+outputs: [y]
+compile: {optimizer: adam, loss: mse}
+train:
+  data: {source: csv, path: data/rows.csv, split: {validation: 0.5, test: 0}}
+  epochs: 1
+"""
+
+
+def test_best_yaml_reads_the_spec_s_files_from_the_study_folder(tmp_path: Path) -> None:
+    """The data file's relative path is rewritten for best.yaml's folder; a path made
+    with ``${...}`` is named in the header instead."""
+    from modelspec.spec.loader import load_document
+    from modelspec.spec.spaces import find
+    from modelspec.tuning.report import Row, write_best
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "rows.csv").write_text(
+        "x0,x1,word,y\n" + "".join(f"{i},{i % 2},{'ab'[i % 2]},{i}\n" for i in range(8))
+    )
+    (project / "vocab.txt").write_text("a\nb\n")
+    (project / "spec.yaml").write_text(READS)
+    doc = load_document(str(project / "spec.yaml"))
+    assert validate_spec(doc).ok
+    spaces, _ = find(doc)
+    study = tmp_path / "studies" / "rows"
+    study.mkdir(parents=True)
+    row = Row(0, "COMPLETE", 0.5, {"h.units": 6}, 1, "trial-0000", None)
+    best = write_best(study, doc, spaces, row, "val_loss")
+    text = best.read_text()
+    assert "  data: {source: csv, path: ../../project/data/rows.csv, split:" in text
+    assert "units: 6}  # width" in text
+    assert text.splitlines()[2] == (
+        f"# paths relative to {project} not rewritten for this folder (made with ${{...}} or "
+        "--set): vocab.txt: edit them, or copy this file there"
+    )
+    (study / "vocab.txt").write_text("a\nb\n")  # what the header asks
+    report = validate_spec(str(best))
+    assert report.ok, [d.format() for d in report.errors]

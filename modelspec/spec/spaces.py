@@ -499,6 +499,24 @@ def _spans(
     return edits
 
 
+def written_string(text: str | None, path: PathT) -> str | None:
+    """The string written at ``path`` in the YAML ``text``, when it is one scalar there
+    (not an alias, not inside a merge key).
+
+    Example:
+        >>> written_string("a: [x, {b: 'y.csv'}]\\n", ("a", 1, "b")), written_string("a: 1", ("b",))
+        ('y.csv', None)
+    """
+    try:
+        root = yaml.compose(text or "", Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    found = _node(root, path) if root is not None else None
+    if found is None or not isinstance(found[1], yaml.ScalarNode):
+        return None
+    return str(found[1].value)
+
+
 def _node(root: yaml.Node, path: PathT) -> tuple[yaml.Node | None, yaml.Node] | None:
     """The key node and value node at ``path`` (the key is ``None`` in a list)."""
     node: yaml.Node = root

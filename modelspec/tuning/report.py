@@ -14,17 +14,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..files import atomic_path, write_text
+from ..files import atomic_path, spec_path, write_text
 from ..spec.loader import Document
-from ..spec.spaces import Space, filled_text, shown_value
+from ..spec.spaces import Space, filled_text, shown_value, substitute, written_string
+from ..spec.validate import validate_spec
 
 
 @dataclasses.dataclass
@@ -99,12 +102,18 @@ def write_best(
     study_dir: Path, doc: Document, spaces: list[Space], best: Row, objective: str
 ) -> Path:
     """``best.yaml``: the spec with the best trial's values, without ``tune:``."""
-    values = {s.path: best.params[s.name] for s in spaces}
+    values: dict[Any, Any] = {s.path: best.params[s.name] for s in spaces}
     head = (
         f"# The best trial ({best.number}, {objective} {best.value:.6g}) of the study in "
         f"{study_dir}, by modelspec {__version__}\n# from {doc.file}: train it with "
         f"`modelspec train {study_dir / 'best.yaml'}`\n"
     )
+    kept = _relocate(study_dir, doc, values)
+    if kept:
+        head += (
+            f"# paths relative to {doc.base_dir} not rewritten for this folder (made with "
+            f"${{...}} or --set): {', '.join(kept)}: edit them, or copy this file there\n"
+        )
     text = filled_text(doc, values, drop=("tune",))
     unsaid = _overrides_not_in(text, doc, values)
     if unsaid:  # the trials ran with them; the spec as written has its own values
@@ -115,6 +124,23 @@ def write_best(
     target = study_dir / "best.yaml"
     write_text(target, head + text)
     return target
+
+
+def _relocate(study_dir: Path, doc: Document, values: dict[Any, Any]) -> list[str]:
+    """Each file the spec reads by a path relative to its folder, in ``values`` as
+    the same file seen from ``study_dir`` (where ``best.yaml`` goes); the paths that
+    cannot be rewritten (made with ``${...}``), as the spec writes them."""
+    report = validate_spec(substitute(doc, values))
+    kept = []
+    for path, given in report.reads:
+        if path not in values and written_string(doc.text, path) != given:
+            kept.append(given)
+            continue
+        target = spec_path(doc.base_dir, given)
+        with contextlib.suppress(ValueError):  # another drive: the absolute path
+            target = Path(os.path.relpath(target, study_dir.resolve()))
+        values[path] = target.as_posix()
+    return sorted(set(kept))
 
 
 def _overrides_not_in(text: str, doc: Document, values: dict[Any, Any]) -> list[str]:

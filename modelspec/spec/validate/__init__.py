@@ -33,7 +33,7 @@ from typing import Any
 from ... import plugins as plugins_module
 from ...errors import Diagnostic, SpecError
 from ..expand import expand
-from ..loader import Document, load_document
+from ..loader import Document, PathT, load_document
 from ..schema import ModelSpec
 from ..spaces import Space, defaults, defaults_note, shown_value, space_of, substitute
 from ..spaces import find as find_spaces
@@ -59,12 +59,15 @@ class Report:
         diagnostics: Errors and warnings, in document order.
         spec: The validated spec, when there is no error (search spaces at their defaults).
         spaces: The spec's search spaces (:mod:`modelspec.spec.spaces`).
+        reads: The files the spec reads by a path relative to its folder, each as
+            ``(where it is written, the path)``.
     """
 
     file: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     spec: ModelSpec | None = None
     spaces: list[Space] = field(default_factory=list)
+    reads: list[tuple[PathT, str]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -275,7 +278,7 @@ def _check_one(
     found = [d for d in found if unique[_place(d)] is d]
     order = {d: i for i, d in enumerate(found)}
     diagnostics = sorted(found, key=lambda d: (d.line, d.column, order[d]))
-    report = Report(doc.file, diagnostics)
+    report = Report(doc.file, diagnostics, reads=ctx.reads)
     if spec is not None and report.ok:
         spec._document = doc
         report.spec = spec

@@ -117,6 +117,7 @@ def known_name(ctx: Context, namespace: str, value: str, path: PathT) -> None:
 
 def _readable(ctx: Context, name: str, value: str, path: PathT) -> None:
     """A file a layer reads (a lookup layer's vocabulary) exists, relative to the spec."""
+    ctx.read(path, value)
     try:
         target = spec_path(ctx.doc.base_dir, value)
         if target.is_file():

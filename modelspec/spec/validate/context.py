@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from ...catalogue import LayerSignature
@@ -49,6 +51,9 @@ class Context:
         variables = data.get("vars")
         #: The spec's ``imports:`` when they were refused (unknown names may be theirs).
         self.refused_imports: list[str] = []
+        #: The files the spec reads by a relative path: ``(source path, path as written)``
+        #: (data files, a lookup layer's vocabulary), for a copy of the spec elsewhere.
+        self.reads: list[tuple[PathT, str]] = []
         #: The names ``${...}`` knew here (vars; block params in a body).
         self.scalars: set[str] = set(variables) if isinstance(variables, dict) else set()
 
@@ -60,9 +65,17 @@ class Context:
         inner._signatures = self._signatures
         inner.diagnostics = self.diagnostics
         inner.refused_imports = self.refused_imports
+        inner.reads = self.reads
         inner.in_block = True
         inner.backend = self.backend
         return inner
+
+    def read(self, path: PathT, value: str) -> None:
+        """Note that the spec reads the file ``value`` (written at ``path``), when it is
+        relative to the spec's folder."""
+        with contextlib.suppress(OSError, ValueError):
+            if not Path(value).expanduser().is_absolute():
+                self.reads.append((self.doc.source_path(path), value))
 
     def node_name(self, path: PathT) -> str | None:
         """The name of the input or layer node ``path`` is inside, if any."""

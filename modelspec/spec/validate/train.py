@@ -282,6 +282,7 @@ def _train_data(ctx: Context, data: dict[str, Any]) -> None:
 def _data_path(ctx: Context, source: str, value: str, path: PathT) -> None:
     """The data file (a folder for ``images``) exists: training would start only
     to stop at it."""
+    ctx.read(path, value)
     problem = data_path_problem(ctx.doc.base_dir, source, value)
     if problem:
         ctx.add(path, problem)
