@@ -34,6 +34,7 @@ from .errors import (
     RunInterrupted,
     SpecError,
     SpecLoadError,
+    StudyStopped,
     TrainingFailed,
     TuneError,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "RunInterrupted",
     "SpecError",
     "SpecLoadError",
+    "StudyStopped",
     "TrainResult",
     "TrainingFailed",
     "TuneError",

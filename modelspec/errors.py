@@ -213,6 +213,12 @@ class TuneError(ModelSpecError):
     the study there searches other spaces than the spec."""
 
 
+class StudyStopped(ModelSpecError):
+    """A study stopped because its trials failed with the same error whatever
+    values they had (a data file the spec cannot read, say): the trials are queued
+    again, for when the cause is fixed."""
+
+
 class RegistryError(ModelSpecError):
     """A name is registered twice, or a registration is malformed."""
 

@@ -392,3 +392,55 @@ def test_best_yaml_reads_the_spec_s_files_from_the_study_folder(tmp_path: Path) 
     (study / "vocab.txt").write_text("a\nb\n")  # what the header asks
     report = validate_spec(str(best))
     assert report.ok, [d.format() for d in report.errors]
+
+
+def test_trials_that_fail_the_same_way_whatever_their_values_stop_the_study(
+    tmp_path: Path,
+) -> None:
+    """Three trials with other values and one data error: the study stops (exit 1),
+    the trials are queued again, and once the data is mapped they run first."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.csv").write_text(
+        "x0,x1,word,y\n" + "".join(f"{i},{i % 2},{'ab'[i % 2]},{i % 3}\n" for i in range(30))
+    )
+    (tmp_path / "vocab.txt").write_text("a\nb\n")
+    text = READS.replace("  epochs: 1\n", "  epochs: 1\n  verbose: 0\ntune: {pruner: none}\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    study = tmp_path / "study"
+    runner = CliRunner()
+    result = runner.invoke(main, ["tune", str(spec), "--study", str(study), "--trials", "5"])
+    code, out = result.exit_code, result.output
+    lines = out.splitlines()
+    assert code == 1, out
+    assert lines[-2] == (
+        "Error: trials 0, 1 and 2 failed with the same DataError, whatever their values: "
+        "train.data: cannot tell which column feeds the model input 'x': the model has 2 "
+        "model inputs (x, word) and data/rows.csv has no column named 'x' (columns: x0, x1, "
+        "word, y). Map them in train.data: `inputs: {x: COLUMN, word: COLUMN}`"
+    ), out
+    assert lines[-1] == (
+        "The study stops here, with the 3 trials queued again: fix the cause, then run the "
+        "same command again."
+    )
+    mapped = "inputs: {x: [x0, x1], word: word}, targets: {y: y}, split:"
+    spec.write_text(text.replace("split:", mapped))
+    result = runner.invoke(main, ["tune", str(spec), "--study", str(study), "--trials", "5"])
+    assert result.exit_code == 0, result.output
+    rows = trials_of(study)
+    assert [r["state"] for r in rows] == ["FAIL"] * 3 + ["COMPLETE"] * 5
+    assert [r["h.units"] for r in rows[3:6]] == [r["h.units"] for r in rows[:3]]  # queued
+
+
+def test_tensorflow_s_retracing_warning_is_not_shown_between_trials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    import modelspec.tuning.trial  # noqa: F401  (it adds the filter)
+
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
+        logger.warning("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import click
 
 from ..backend import BackendError
-from ..errors import PluginError, RunError, RunInterrupted, SpecError, TuneError
+from ..errors import PluginError, RunError, RunInterrupted, SpecError, StudyStopped, TuneError
 from .common import (
     EXIT_BAD_SPEC,
     EXIT_INTERRUPTED,
     _backend_option,
+    _fail,
     _fail_spec,
     _plugin_options,
     _start_keras,
@@ -139,6 +140,8 @@ def tune(
         _fail_spec(err, spec)
     except TuneError as err:
         raise click.UsageError(str(err)) from None
+    except StudyStopped as err:  # its trials fail whatever their values: the spec or data
+        _fail(err)
     except (PluginError, RunError, BackendError) as err:
         raise _usage_error(err) from None
     except KeyboardInterrupt as err:  # RunInterrupted too: its trial's run is kept

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunInterrupted, SpecError, TuneError
+from ..errors import RunInterrupted, SpecError, StudyStopped, TuneError
 from ..spec.loader import Document, apply_overrides, load_document
 from ..spec.spaces import Space, find
 from ..spec.validate import load_spec
@@ -48,6 +48,8 @@ __all__ = ["TuneResult", "tune"]
 PathLike = str | os.PathLike[str]
 #: Trials of a study by default (a grid's size with ``sampler: grid``).
 DEFAULT_TRIALS = 20
+#: Trials in a row that fail with the same error, with other values, to stop a study.
+SAME_FAILURES = 3
 
 
 @dataclasses.dataclass
@@ -232,7 +234,7 @@ def tune(
         allow_imports,
         verbose,
     )
-    ran = _work(study, store, setup, settings, timeout, say)
+    ran, stopped = _work(study, store, setup, settings, timeout, say)
     result = TuneResult(
         folder,
         shown_storage,
@@ -243,6 +245,8 @@ def tune(
     )
     if report_at_end:
         finish(result, study, doc, spaces)
+    if stopped is not None:
+        raise StudyStopped(stopped)
     return result
 
 
@@ -313,12 +317,17 @@ def _work(
     settings: Settings,
     timeout: float | None,
     say: Callable[[str], None],
-) -> list[int]:
-    """Take trials while the study has fewer than its budget (or one is queued)."""
+) -> tuple[list[int], str | None]:
+    """Take trials while the study has fewer than its budget (or one is queued).
+
+    Returns:
+        The trials run, and why the study stopped when its trials failed the same way.
+    """
     optuna = require_optuna()
     waiting = (optuna.trial.TrialState.WAITING,)
     started = time.monotonic()
     ran: list[int] = []
+    failing: list[Any] = []  # this worker's trials in a row that failed the same way
     while timeout is None or time.monotonic() - started < timeout:
         with budget_lock(setup.study_dir):
             revive(study, store)
@@ -351,6 +360,14 @@ def _work(
         exhausted = _tell(study, trial, outcome, optuna)
         ran.append(trial.number)
         say(_line(trial, outcome, setup, time.monotonic() - begun))
+        # an error raised (not a NaN loss) the same for other values: not the values'
+        raised = outcome.error if outcome.cause is not None else None
+        same = bool(failing) and failing[-1].user_attrs.get("error") == raised
+        failing = [*failing, trial] if same else [trial] if raised else []
+        if len(failing) >= SAME_FAILURES:
+            stopped = _stop_failing(study, failing, outcome, setup.study_dir)
+            if stopped is not None:
+                return ran, stopped
         if exhausted:
             say("the grid is done: every combination has had its trial")
             break
@@ -361,7 +378,25 @@ def _work(
                 f"timeout: {timeout:g} s have passed, so no new trial starts; the study has "
                 f"{had} of {settings.trials} trials. Run the same command again to go on"
             )
-    return ran
+    return ran, None
+
+
+def _stop_failing(study: Any, failing: list[Any], outcome: Outcome, folder: Path) -> str | None:
+    """When trials with other values failed with the same error, the error does not
+    come from the values: queue them again and say why the study stops."""
+    frozen = [study.get_trials(deepcopy=False)[t.number] for t in failing[-SAME_FAILURES:]]
+    if len({tuple(sorted(map(repr, t.params.items()))) for t in frozen}) < 2:
+        return None  # the same values each time (retries): they may be the cause
+    with budget_lock(folder):
+        for trial in frozen:
+            requeue(study, trial)
+    numbers = [str(t.number) for t in frozen]
+    cause = type(outcome.cause).__name__ if outcome.cause is not None else "error"
+    return (
+        f"trials {', '.join(numbers[:-1])} and {numbers[-1]} failed with the same {cause}, "
+        f"whatever their values: {outcome.error}\nThe study stops here, with the "
+        f"{len(frozen)} trials queued again: fix the cause, then run the same command again."
+    )
 
 
 def _grid_done(study: Any, optuna: Any) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -60,6 +61,7 @@ class Outcome:
     value: float | None = None
     error: str | None = None
     epochs: int = 0
+    cause: BaseException | None = None
 
 
 class Pruning(keras.callbacks.Callback):
@@ -79,6 +81,16 @@ class Pruning(keras.callbacks.Callback):
         if self.trial.should_prune():
             self.pruned_at = epoch + 1
             self.model.stop_training = True
+
+
+def _not_retracing(record: logging.LogRecord) -> bool:
+    """TensorFlow's warning that a new model's ``tf.function`` traced again: what
+    every trial after the first does, by design."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+# TensorFlow logs through the logger "tensorflow" (absl): its warning names no trial
+logging.getLogger("tensorflow").addFilter(_not_retracing)
 
 
 def values_of(trial: Any, spaces: list[Space]) -> dict[PathT, Any]:
@@ -157,11 +169,11 @@ def run_trial(trial: Any, setup: Setup) -> Outcome:
         raise
     except SpecError as err:  # a sampled value Keras refuses when building
         first = err.diagnostics[0]
-        return Outcome("FAIL", error=_one_line(f"{first.where}: {first.message}"))
+        return Outcome("FAIL", error=_one_line(f"{first.where}: {first.message}"), cause=err)
     except ModelSpecError as err:
-        return Outcome("FAIL", error=_one_line(str(err)))
+        return Outcome("FAIL", error=_one_line(str(err)), cause=err)
     except Exception as err:  # Keras refused the model or the data: this trial fails
-        return Outcome("FAIL", error=_one_line(f"{type(err).__name__}: {err}"))
+        return Outcome("FAIL", error=_one_line(f"{type(err).__name__}: {err}"), cause=err)
     history = result.history.get(setup.objective, [])
     epochs = len(next(iter(result.history.values()), []))
     metrics = {f"test_{k}": v for k, v in result.metrics.items()}
