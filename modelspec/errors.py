@@ -230,17 +230,21 @@ class PluginError(ModelSpecError):
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ``" Did you mean 'x'?"`` suffix, or ``""`` when nothing is close.
 
+    Among a few choices (eight or fewer: backends, samplers) a looser likeness
+    is enough, as a slip in a three-letter name changes much of it.
+
     Example:
-        >>> did_you_mean("Dens", ["Dense", "Dropout"])
-        " Did you mean 'Dense'?"
+        >>> did_you_mean("Dens", ["Dense", "Dropout"]), did_you_mean("jaks", ["jax", "torch"])
+        (" Did you mean 'Dense'?", " Did you mean 'jax'?")
     """
     candidates = list(candidates)
+    cutoff = 0.5 if len(candidates) <= 8 else 0.6
     folded = {c.lower(): c for c in candidates}
     if name.lower() in folded:
         return f" Did you mean '{folded[name.lower()]}'?"
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=cutoff)
     if not close:
-        close = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=cutoff)
         close = [folded[c] for c in close]
     return f" Did you mean '{close[0]}'?" if close else ""
 

@@ -141,6 +141,10 @@ def test_did_you_mean() -> None:
     assert did_you_mean("Dens", ["Dense", "Dropout"]) == " Did you mean 'Dense'?"
     assert did_you_mean("conv2d", ["Conv2D", "Conv1D"]) == " Did you mean 'Conv2D'?"
     assert did_you_mean("xyz", ["Dense"]) == ""
+    # among a few choices, a slip in a short name is still close
+    assert did_you_mean("jaks", ["tensorflow", "jax", "torch"]) == " Did you mean 'jax'?"
+    assert did_you_mean("tpee", ["tpe", "random", "grid"]) == " Did you mean 'tpe'?"
+    assert did_you_mean("jaks", [f"jax{i}" for i in range(9)]) == ""  # many: as strict as before
 
 
 def _public_ops() -> dict[str, object]:
