@@ -123,6 +123,14 @@ def test_a_valid_space_validates_with_one_note_of_the_defaults() -> None:
             "high=8. Received: default=9",
         ),
         (
+            "{tune: choice, values: [8, {tune: int, low: 1, high: 4}]}",
+            "<string>:5:62: layers[0].units.values[1]: a search space cannot stand inside a "
+            "{tune: choice}'s values (a value searched only when its choice is picked). "
+            "Received: {'tune': 'int', 'low': 1, 'high': 4}. List the values it would take "
+            "as choices of their own, e.g. [adam, {type: sgd, momentum: 0.9}, {type: sgd, "
+            "momentum: 0.99}]",
+        ),
+        (
             "{tune: float, low: 1.0e-4, high: 1.0, log: true, step: 0.1}",
             "<string>:5:90: layers[0].units.step: expected log: true or a step, not both "
             "(Optuna samples a log scale continuously). Received: log=true, step=0.1",

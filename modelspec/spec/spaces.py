@@ -179,6 +179,13 @@ def space_of(data: Any, path: PathT) -> PathT:
     return path
 
 
+def space_at(value: Any, path: PathT) -> Any:
+    """The value at ``path`` inside ``value``."""
+    for part in path:
+        value = value[part]
+    return value
+
+
 def _walk(value: Any, path: PathT) -> Iterator[tuple[PathT, Any]]:
     """Every search space under ``value``, outermost first (not inside a space)."""
     if is_space(value):
@@ -283,8 +290,16 @@ def _read(finder: _Finder, path: PathT, raw: dict[str, Any], name: str) -> Space
                 f"value, e.g. {_EXAMPLE['choice']}. Received: values={shown(given)}",
             )
             return None
-        if any(is_space(v) for v in given):
-            finder.fail((*path, "values"), "a search space cannot hold another search space")
+        inner = [p for i, v in enumerate(given) for p, _ in _walk(v, (*path, "values", i))]
+        if inner:  # a space inside a choice's value: sampled only with that choice
+            finder.fail(
+                inner[0],
+                "a search space cannot stand inside a {tune: choice}'s values (a value "
+                "searched only when its choice is picked). Received: "
+                f"{shown(space_at(raw, inner[0][len(path) :]))}. List the values it "
+                "would take as choices of their own, e.g. [adam, {type: sgd, momentum: "
+                "0.9}, {type: sgd, momentum: 0.99}]",
+            )
             return None
         for i, v in enumerate(given):
             if v in given[:i]:
