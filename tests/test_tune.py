@@ -444,3 +444,21 @@ def test_tensorflow_s_retracing_warning_is_not_shown_between_trials(
         logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
         logger.warning("something else")
     assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+@pytest.mark.backends  # make test runs it on JAX and PyTorch too
+def test_a_study_runs_on_the_backend_keras_runs(write_spec: Any, tmp_path: Path) -> None:
+    """Two trials, pruned per epoch by Optuna's callback, on this process's backend."""
+    import keras
+
+    text = TUNED.replace("epochs: 1", "epochs: 2").replace("pruner: none", "pruner: median")
+    result = tune(write_spec(text), trials=2, study_dir="study", echo=lambda line: None)
+    assert [r.state for r in result.trials] == ["COMPLETE", "COMPLETE"]
+    for row in result.trials:
+        meta = json.loads((tmp_path / "study" / str(row.run_dir) / "run.json").read_text())
+        assert (meta["backend"], meta["status"], meta["trial"]) == (
+            keras.backend.backend(),
+            "done",
+            row.number,
+        )
+    assert validate_spec(str(tmp_path / "study" / "best.yaml")).ok
