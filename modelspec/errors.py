@@ -230,15 +230,15 @@ class PluginError(ModelSpecError):
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ``" Did you mean 'x'?"`` suffix, or ``""`` when nothing is close.
 
-    Among a few choices (eight or fewer: backends, samplers) a looser likeness
-    is enough, as a slip in a three-letter name changes much of it.
+    A short name (3 to 5 characters) among a few choices (eight or fewer:
+    backends, samplers) needs a looser likeness, as one slip changes much of it.
 
     Example:
         >>> did_you_mean("Dens", ["Dense", "Dropout"]), did_you_mean("jaks", ["jax", "torch"])
         (" Did you mean 'Dense'?", " Did you mean 'jax'?")
     """
     candidates = list(candidates)
-    cutoff = 0.5 if len(candidates) <= 8 else 0.6
+    cutoff = 0.5 if len(candidates) <= 8 and 3 <= len(name) <= 5 else 0.6
     folded = {c.lower(): c for c in candidates}
     if name.lower() in folded:
         return f" Did you mean '{folded[name.lower()]}'?"

@@ -145,6 +145,8 @@ def test_did_you_mean() -> None:
     assert did_you_mean("jaks", ["tensorflow", "jax", "torch"]) == " Did you mean 'jax'?"
     assert did_you_mean("tpee", ["tpe", "random", "grid"]) == " Did you mean 'tpe'?"
     assert did_you_mean("jaks", [f"jax{i}" for i in range(9)]) == ""  # many: as strict as before
+    assert did_you_mean("nothing", ["twin", "dense"]) == ""  # a longer name: as strict
+    assert did_you_mean("c3", ["c1", "labels"]) == ""
 
 
 def _public_ops() -> dict[str, object]:
