@@ -123,14 +123,6 @@ def test_a_valid_space_validates_with_one_note_of_the_defaults() -> None:
             "high=8. Received: default=9",
         ),
         (
-            "{tune: choice, values: [8, {tune: int, low: 1, high: 4}]}",
-            "<string>:5:62: layers[0].units.values[1]: a search space cannot stand inside a "
-            "{tune: choice}'s values (a value searched only when its choice is picked). "
-            "Received: {'tune': 'int', 'low': 1, 'high': 4}. List the values it would take "
-            "as choices of their own, e.g. [adam, {type: sgd, momentum: 0.9}, {type: sgd, "
-            "momentum: 0.99}]",
-        ),
-        (
             "{tune: float, low: 1.0e-4, high: 1.0, log: true, step: 0.1}",
             "<string>:5:90: layers[0].units.step: expected log: true or a step, not both "
             "(Optuna samples a log scale continuously). Received: log=true, step=0.1",
@@ -366,3 +358,70 @@ def test_a_name_cannot_be_searched() -> None:
         "what references and logs go by, and stay as written. Received: {'tune': 'choice', "
         "'values': ['a', 'b']}"
     ]
+
+
+CONDITIONAL = spec(
+    """
+    - {name: d, type: Dense, units: 16}
+    - {name: out, type: Dense, units: 10}
+    """,
+    tail="""\
+outputs: [out]
+compile:
+  optimizer:
+    tune: choice
+    values:
+      - adam
+      - {type: sgd, momentum: {tune: float, low: 0.5, high: 0.9}, nesterov: {tune: bool}}
+  loss: sparse_categorical_crossentropy
+train: {data: {source: sklearn, name: digits}}
+""",
+)
+
+
+def test_a_space_inside_a_choice_s_value_is_searched_with_that_value() -> None:
+    """Conditional spaces: named after their value, folded into it when it is picked,
+    left out when another is; validate checks them with their value picked."""
+    from modelspec.spec.spaces import fold, substitute
+
+    doc = load_document(CONDITIONAL)
+    spaces, problems = find(doc)
+    assert problems == []
+    assert [(s.name, s.within) for s in spaces] == [
+        ("compile.optimizer", None),
+        ("compile.optimizer[sgd].momentum", (("compile", "optimizer"), 1)),
+        ("compile.optimizer[sgd].nesterov", (("compile", "optimizer"), 1)),
+    ]
+    choice, momentum, nesterov = (s.path for s in spaces)
+    sgd = spaces[0].values[1]
+    picked = {choice: sgd, momentum: 0.7, nesterov: True}
+    assert fold(doc.data, picked) == {choice: {"type": "sgd", "momentum": 0.7, "nesterov": True}}
+    assert fold(doc.data, picked | {choice: "adam"}) == {choice: "adam"}
+    data = substitute(doc, picked).data
+    assert data["compile"]["optimizer"] == {"type": "sgd", "momentum": 0.7, "nesterov": True}
+    report = validate_spec(CONDITIONAL)
+    assert report.ok and "compile.optimizer[sgd].momentum=0.5" in report.warnings[0].message
+    text = filled_text(doc, picked)
+    assert "  optimizer: {type: sgd, momentum: 0.7, nesterov: true}\n" in text
+
+
+def test_a_bad_value_of_a_space_inside_a_choice_is_reported_at_that_space() -> None:
+    bad = CONDITIONAL.replace(
+        "{tune: float, low: 0.5, high: 0.9}", "{tune: choice, values: [0.5, fast]}"
+    )
+    assert [d.format() for d in validate_spec(bad).errors] == [
+        "<string>:13:31: compile.optimizer.momentum: expected a number. Received: "
+        "momentum='fast' (at its search space's values[1]=fast)"
+    ]
+    grid = bad.replace("[0.5, fast]", "[0.5, 0.9]") + "tune: {sampler: grid}\n"
+    assert [d.format() for d in validate_spec(grid).errors] == [
+        "<string>:13:31: compile.optimizer.values[1].momentum: the grid sampler tries every "
+        "combination of one fixed set of spaces, and compile.optimizer[sgd].momentum is "
+        "searched only when its choice is picked. Received: a search space inside a "
+        "choice's value. List its values as choices of their own, or use sampler: tpe",
+        "<string>:13:77: compile.optimizer.values[1].nesterov: the grid sampler tries every "
+        "combination of one fixed set of spaces, and compile.optimizer[sgd].nesterov is "
+        "searched only when its choice is picked. Received: a search space inside a "
+        "choice's value. List its values as choices of their own, or use sampler: tpe",
+    ]
+    jsonschema.validate(load_document(CONDITIONAL).data, spec_json_schema())

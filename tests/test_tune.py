@@ -462,3 +462,42 @@ def test_a_study_runs_on_the_backend_keras_runs(write_spec: Any, tmp_path: Path)
             row.number,
         )
     assert validate_spec(str(tmp_path / "study" / "best.yaml")).ok
+
+
+def test_spaces_inside_a_choice_are_sampled_only_with_their_value(tmp_path: Path) -> None:
+    """Optuna's conditional parameters: momentum is sampled when sgd is picked, and
+    best.yaml has sgd with it (no training: the study asks, modelspec fills)."""
+    import optuna
+
+    from modelspec.spec.loader import load_document
+    from modelspec.spec.spaces import find
+    from modelspec.tuning.report import Row, params_of, write_best
+    from modelspec.tuning.trial import values_of
+
+    from .test_spaces import CONDITIONAL
+
+    doc = load_document(CONDITIONAL)
+    spaces, _ = find(doc)
+    sampler = optuna.samplers.RandomSampler(seed=1)
+    study = optuna.create_study(sampler=sampler, direction="maximize")
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        values = values_of(trial, spaces)
+        sgd = values[spaces[0].path] != "adam"
+        assert (spaces[1].path in values, spaces[2].path in values) == (sgd, sgd)
+        assert set(trial.params) == {s.name for s in spaces if s.path in values}
+        seen.add(sgd)
+        study.tell(trial, 0.5 if not sgd else 1 + values[spaces[1].path])
+    assert seen == {True, False}
+    best = study.best_trial
+    params = params_of(doc.data, spaces, best.params)
+    momentum = params["compile.optimizer[sgd].momentum"]
+    assert params["compile.optimizer"] == {
+        "type": "sgd",
+        "momentum": momentum,
+        "nesterov": params["compile.optimizer[sgd].nesterov"],
+    }
+    text = write_best(tmp_path, doc, spaces, Row(0, "COMPLETE", 0.9, params, 1, "t", None), "x")
+    assert f"  optimizer: {{type: sgd, momentum: {momentum}, nesterov: " in text.read_text()
+    assert validate_spec(str(text)).ok

@@ -69,6 +69,8 @@ class Space:
         log: Sampled on a log scale.
         values: The choices (``choice``; ``(False, True)`` for ``bool``).
         default: The value ``build`` and ``train`` use.
+        within: For a space inside a choice's value: that choice's path and the
+            value's index (the space is searched only when that value is picked).
     """
 
     path: PathT
@@ -80,6 +82,7 @@ class Space:
     log: bool = False
     values: tuple[Any, ...] = ()
     default: Any = None
+    within: tuple[PathT, int] | None = None
 
     @property
     def by_index(self) -> bool:
@@ -138,6 +141,35 @@ class Space:
                 found[key] = value
         return found
 
+    def index_of(self, value: Any) -> int | None:
+        """The index of the choice ``value`` is (its spaces, if any, filled or not).
+
+        Example:
+            >>> raw = {"type": "sgd", "momentum": {"tune": "float", "low": 0.5, "high": 0.9}}
+            >>> Space((), "o", "choice", values=("adam", raw)).index_of({"type": "sgd", "momentum": 0.7})
+            1
+        """  # noqa: E501
+        return next((i for i, v in enumerate(self.values) if _fits(v, value)), None)
+
+
+def _fits(template: Any, value: Any) -> bool:
+    """Whether ``value`` is ``template`` with each search space in it given a value."""
+    if is_space(template):
+        return True
+    if isinstance(template, dict):
+        return (
+            isinstance(value, dict)
+            and template.keys() == value.keys()
+            and all(_fits(template[k], value[k]) for k in template)
+        )
+    if isinstance(template, list):
+        return (
+            isinstance(value, list)
+            and len(template) == len(value)
+            and all(_fits(t, v) for t, v in zip(template, value, strict=True))
+        )
+    return type(template) is type(value) and template == value
+
 
 def _tidy(value: float) -> float:
     """A float without binary noise: 0.30000000000000004 → 0.3."""
@@ -177,13 +209,6 @@ def space_of(data: Any, path: PathT) -> PathT:
         except (KeyError, IndexError, TypeError):
             break
     return path
-
-
-def space_at(value: Any, path: PathT) -> Any:
-    """The value at ``path`` inside ``value``."""
-    for part in path:
-        value = value[part]
-    return value
 
 
 def _walk(value: Any, path: PathT) -> Iterator[tuple[PathT, Any]]:
@@ -226,10 +251,34 @@ def find(doc: Document) -> tuple[list[Space], list[Diagnostic]]:
                     f"and logs go by, and stay as written. Received: {shown(raw)}",
                 )
                 continue
-            space = _read(finder, path, raw, _name(data, path))
-            if space is not None:
-                finder.spaces.append(space)
+            _collect(finder, path, raw, _name(data, path), None)
     return finder.spaces, finder.problems
+
+
+def _collect(
+    finder: _Finder, path: PathT, raw: dict[str, Any], name: str, within: tuple[PathT, int] | None
+) -> None:
+    """The space at ``path``, then those inside its choices' values (conditional:
+    searched when their value is picked), named after the value they are in:
+    ``compile.optimizer[sgd].momentum``."""
+    space = _read(finder, path, raw, name)
+    if space is None:
+        return
+    finder.spaces.append(dataclasses.replace(space, within=within))
+    types = [v.get("type") if isinstance(v, dict) else None for v in space.values]
+    for i, value in enumerate(space.values if space.kind == "choice" else ()):
+        label = types[i] if isinstance(types[i], str) and types.count(types[i]) == 1 else i
+        start = (*path, "values", i)
+        for inner, inner_raw in _walk(value, start):
+            if inner and inner[-1] == "name":
+                finder.fail(
+                    inner,
+                    "a search space cannot stand in a `name:`: names are what references "
+                    f"and logs go by, and stay as written. Received: {shown(inner_raw)}",
+                )
+                continue
+            rest = "".join(f".{part}" for part in inner[len(start) :])
+            _collect(finder, inner, inner_raw, f"{name}[{label}]{rest}", (path, i))
 
 
 def _name(data: dict[str, Any], path: PathT) -> str:
@@ -288,17 +337,6 @@ def _read(finder: _Finder, path: PathT, raw: dict[str, Any], name: str) -> Space
                 (*path, "values") if "values" in raw else path,
                 "a {tune: choice} search space needs `values:`, a list of at least one "
                 f"value, e.g. {_EXAMPLE['choice']}. Received: values={shown(given)}",
-            )
-            return None
-        inner = [p for i, v in enumerate(given) for p, _ in _walk(v, (*path, "values", i))]
-        if inner:  # a space inside a choice's value: sampled only with that choice
-            finder.fail(
-                inner[0],
-                "a search space cannot stand inside a {tune: choice}'s values (a value "
-                "searched only when its choice is picked). Received: "
-                f"{shown(space_at(raw, inner[0][len(path) :]))}. List the values it "
-                "would take as choices of their own, e.g. [adam, {type: sgd, momentum: "
-                "0.9}, {type: sgd, momentum: 0.99}]",
             )
             return None
         for i, v in enumerate(given):
@@ -406,12 +444,55 @@ def substitute(doc: Document, values: Mapping[PathT, Any]) -> Document:
     The positions stay: a problem of a substituted value is reported at its space.
     """
     data = copy.deepcopy(doc.data)
-    for path, value in values.items():
+    for path, value in fold(doc.data, values).items():
         target = data
         for part in path[:-1]:
             target = target[part]
         target[path[-1]] = value
     return dataclasses.replace(doc, data=data)
+
+
+def fold(data: Any, values: Mapping[PathT, Any]) -> dict[PathT, Any]:
+    """``values`` with the value of each space inside a choice's value put into the
+    value picked, when it is the one picked (else left out): one value per place.
+
+    Example:
+        >>> raw = {"type": "sgd", "momentum": {"tune": "float", "low": 0.5, "high": 0.9}}
+        >>> data = {"opt": {"tune": "choice", "values": ["adam", raw]}}
+        >>> fold(data, {("opt",): raw, ("opt", "values", 1, "momentum"): 0.7})
+        {('opt',): {'type': 'sgd', 'momentum': 0.7}}
+        >>> fold(data, {("opt",): "adam", ("opt", "values", 1, "momentum"): 0.7})
+        {('opt',): 'adam'}
+    """
+    outer = [p for p in values if not any(p[:n] in values for n in range(len(p)))]
+    return {p: _filled(data, p, values[p], values) for p in outer}
+
+
+def _filled(data: Any, path: PathT, value: Any, values: Mapping[PathT, Any]) -> Any:
+    """``value`` (the one given for the space at ``path``) with the values of the
+    spaces inside it, when it is a choice's value that has some."""
+    inner = [p for p in values if len(p) > len(path) + 1 and p[: len(path)] == path]
+    if not inner:
+        return value
+    raw: Any = data
+    for part in path:
+        raw = raw[part]
+    space = Space(path, "", "choice", values=tuple(raw.get("values") or ()))
+    index = space.index_of(value)
+    value = copy.deepcopy(value)
+    for p in inner:
+        nearest = max(n for n in range(len(path), len(p)) if p[:n] in values)
+        if nearest != len(path) or p[len(path) : len(path) + 2] != ("values", index):
+            continue  # inside another space, or a value not picked
+        rest, given = p[len(path) + 2 :], _filled(data, p, values[p], values)
+        if not rest:
+            value = given
+            continue
+        target = value
+        for part in rest[:-1]:
+            target = target[part]
+        target[rest[-1]] = given
+    return value
 
 
 def defaults(spaces: list[Space]) -> dict[PathT, Any]:
@@ -463,6 +544,7 @@ def filled_text(doc: Document, values: Mapping[PathT, Any], *, drop: tuple[str, 
         b: 3
     """
     text = doc.text
+    values = fold(doc.data, values)
     edits = _spans(text, values, drop) if text is not None else None
     replaced = [p for p in doc.overridden if any(v[: len(p)] == p != v for v in values)]
     if edits is None or replaced:  # a space inside a value --set replaced: not in the text

@@ -240,7 +240,7 @@ def tune(
         shown_storage,
         settings.objective,
         settings.direction,
-        report.rows(study, spaces),
+        report.rows(study, spaces, doc.data),
         ran,
     )
     if report_at_end:
@@ -427,12 +427,8 @@ def _tell(study: Any, trial: Any, outcome: Outcome, optuna: Any) -> bool:
 
 def _line(trial: Any, outcome: Outcome, setup: Setup, seconds: float) -> str:
     """``trial 3: val_loss 0.1234 (dense.units=64, ...) in 12 s``."""
-    params = []
-    for space in setup.spaces:
-        if space.name in trial.params:
-            value = report.short(space.value_of(trial.params[space.name]))
-            params.append(f"{space.name}={value}")
-    values = ", ".join(params)
+    picked = report.params_of(setup.doc.data, setup.spaces, trial.params)
+    values = ", ".join(f"{name}={report.short(value)}" for name, value in picked.items())
     if outcome.state == "COMPLETE":
         what = f"{setup.objective} {outcome.value:.4g}"
     elif outcome.state == "PRUNED":
@@ -445,7 +441,7 @@ def _line(trial: Any, outcome: Outcome, setup: Setup, seconds: float) -> str:
 def finish(result: TuneResult, study: Any, doc: Document, spaces: list[Space]) -> None:
     """best.yaml, trials.csv and the plots, from the study as it stands."""
     folder = result.study_dir
-    result.trials = report.rows(study, spaces)
+    result.trials = report.rows(study, spaces, doc.data)
     report.write_table(folder, result.trials, spaces)
     result.best = report.best_row(result.trials, result.direction)
     if result.best is not None:

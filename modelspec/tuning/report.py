@@ -26,7 +26,7 @@ from typing import Any
 from .._version import __version__
 from ..files import atomic_path, spec_path, write_text
 from ..spec.loader import Document
-from ..spec.spaces import Space, filled_text, shown_value, substitute, written_string
+from ..spec.spaces import Space, filled_text, fold, shown_value, substitute, written_string
 from ..spec.validate import validate_spec
 
 
@@ -57,14 +57,29 @@ class Row:
         ]
 
 
-def rows(study: Any, spaces: list[Space]) -> list[Row]:
+def params_of(data: Any, spaces: list[Space], sampled: dict[str, Any]) -> dict[str, Any]:
+    """Each space's value as the spec writes it, by name, from what the study recorded
+    (``sampled``): a choice's value with the values of the spaces inside it.
+
+    Example:
+        >>> space = Space(("a",), "a", "choice", values=("x", "y"), default="x")
+        >>> params_of({"a": {"tune": "choice", "values": ["x", "y"]}}, [space], {"a": "y"})
+        {'a': 'y'}
+    """
+    present = [s for s in spaces if s.name in sampled]
+    values = {s.path: s.value_of(sampled[s.name]) for s in present}
+    params = {}
+    for space in present:
+        inside = {p: v for p, v in values.items() if p[: len(space.path)] == space.path}
+        params[space.name] = fold(data, inside)[space.path]  # a choice: its spaces filled
+    return params
+
+
+def rows(study: Any, spaces: list[Space], data: Any) -> list[Row]:
     """Every trial of the study, in order, with each space's value as the spec writes it."""
     found = []
     for trial in study.get_trials(deepcopy=False):
-        params = {}
-        for space in spaces:
-            if space.name in trial.params:
-                params[space.name] = space.value_of(trial.params[space.name])
+        params = params_of(data, spaces, trial.params)
         found.append(
             Row(
                 trial.number,
@@ -86,7 +101,18 @@ def short(value: Any) -> str:
         >>> short(0.000584632612), short("adam"), short(True)
         ('0.0005846', 'adam', 'true')
     """
-    return f"{value:.4g}" if isinstance(value, float) else shown_value(value)
+    return shown_value(_rounded(value))
+
+
+def _rounded(value: Any) -> Any:
+    """Floats, also inside mappings and lists, to 4 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def best_row(table: list[Row], direction: str) -> Row | None:
@@ -102,7 +128,8 @@ def write_best(
     study_dir: Path, doc: Document, spaces: list[Space], best: Row, objective: str
 ) -> Path:
     """``best.yaml``: the spec with the best trial's values, without ``tune:``."""
-    values: dict[Any, Any] = {s.path: best.params[s.name] for s in spaces}
+    # (a space inside a choice's value not picked has no value)
+    values: dict[Any, Any] = {s.path: best.params[s.name] for s in spaces if s.name in best.params}
     head = (
         f"# The best trial ({best.number}, {objective} {best.value:.6g}) of the study in "
         f"{study_dir}, by modelspec {__version__}\n# from {doc.file}: train it with "

@@ -94,9 +94,15 @@ logging.getLogger("tensorflow").addFilter(_not_retracing)
 
 
 def values_of(trial: Any, spaces: list[Space]) -> dict[PathT, Any]:
-    """The trial's value for each space (sampled, or the queued trial's own)."""
+    """The trial's value for each space (sampled, or the queued trial's own); a space
+    inside a choice's value only when that value is picked (Optuna's conditional
+    parameters: the spaces come outer first)."""
     values: dict[PathT, Any] = {}
     for space in spaces:
+        if space.within is not None:
+            outer, index = space.within
+            if outer not in values or choice_index(spaces, outer, values[outer]) != index:
+                continue
         if space.kind == "int":
             assert space.low is not None and space.high is not None
             value: Any = trial.suggest_int(
@@ -120,6 +126,11 @@ def values_of(trial: Any, spaces: list[Space]) -> dict[PathT, Any]:
             value = trial.suggest_categorical(space.name, list(space.values))
         values[space.path] = value
     return values
+
+
+def choice_index(spaces: list[Space], path: PathT, value: Any) -> int | None:
+    """Which value of the choice at ``path`` ``value`` is."""
+    return next(s for s in spaces if s.path == path).index_of(value)
 
 
 def trial_spec(setup: Setup, values: dict[PathT, Any]) -> Any:

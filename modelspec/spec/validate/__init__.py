@@ -229,16 +229,20 @@ def _at_ends(
     others at their defaults, each said once, naming the space and the value."""
     known = {_place(d) for d in seen}
     found: list[Diagnostic] = []
-    variants = [(s, end, v) for s in spaces for end, v in s.ends() if v != s.default]
+    # a space inside a choice's value: at each end with that value picked
+    variants = [(s, end, v) for s in spaces for end, v in s.ends() if v != s.default or s.within]
     for space, end, value in variants[:MAX_VARIANTS]:
-        variant = substitute(doc, defaults(spaces) | {space.path: value})
+        picked = _picking(space, spaces)
+        variant = substitute(doc, defaults(spaces) | picked | {space.path: value})
         for d in _check_one(variant, allow_imports, backend, loading, spaces).errors:
             if _place(d) in known:
                 continue
             known.add(_place(d))
             at = f"{end}={shown_value(value)}"
-            if _under(d.path, [space.path]):
+            if _under(d.path, [_placed(space, spaces)]):
                 message = f"{d.message} (at its search space's {at})"
+                line, column = doc.locate(space.path)  # inside a choice's value: there
+                d = dataclasses.replace(d, line=line, column=column)
             else:
                 line = doc.locate(space.path)[0]
                 message = (
@@ -246,6 +250,25 @@ def _at_ends(
                 )
             found.append(dataclasses.replace(d, message=message))
     return found
+
+
+def _placed(space: Space, spaces: list[Space]) -> tuple[Any, ...]:
+    """Where a space's value goes in the spec, its choices picked: ``optimizer.momentum``
+    for ``optimizer.values[1].momentum``."""
+    if space.within is None:
+        return space.path
+    outer = next(s for s in spaces if s.path == space.within[0])
+    return (*_placed(outer, spaces), *space.path[len(outer.path) + 2 :])
+
+
+def _picking(space: Space, spaces: list[Space]) -> dict[tuple[Any, ...], Any]:
+    """The choices that make ``space`` searched: each value it is inside, picked."""
+    picked: dict[tuple[Any, ...], Any] = {}
+    while space.within is not None:
+        outer, index = space.within
+        space = next(s for s in spaces if s.path == outer)
+        picked[outer] = space.values[index]
+    return picked
 
 
 def _check_one(

@@ -55,7 +55,18 @@ def check_tune(ctx: Context, spaces: list[Space]) -> None:
     check_quantities(ctx, [(where, section.get("objective", "val_loss"))])
     if section.get("sampler") == "grid":
         for space in spaces:
-            if space.grid() is None:
+            if space.within is not None:  # Optuna's GridSampler takes one fixed grid
+                ctx.diagnostics.append(
+                    ctx.doc.diagnostic(
+                        space.path,
+                        "the grid sampler tries every combination of one fixed set of "
+                        f"spaces, and {space.name} is searched only when its choice is "
+                        "picked. Received: a search space inside a choice's value. List "
+                        "its values as choices of their own, or use sampler: tpe",
+                        source=True,
+                    )
+                )
+            elif space.grid() is None:
                 assert space.low is not None and space.high is not None
                 low, high = space.low, space.high
                 if space.log:  # log and step do not go together: a choice of values does
