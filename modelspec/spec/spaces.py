@@ -476,8 +476,13 @@ def _filled(data: Any, path: PathT, value: Any, values: Mapping[PathT, Any]) -> 
         return value
     raw: Any = data
     for part in path:
-        raw = raw[part]
-    space = Space(path, "", "choice", values=tuple(raw.get("values") or ()))
+        try:
+            raw = raw[part]
+        except (KeyError, IndexError, TypeError):
+            return value
+    if not is_space(raw) or not isinstance(raw.get("values"), list):
+        return value  # (not a choice as written: --set replaced it)
+    space = Space(path, "", "choice", values=tuple(raw["values"]))
     index = space.index_of(value)
     value = copy.deepcopy(value)
     for p in inner:
