@@ -214,9 +214,9 @@ class TuneError(ModelSpecError):
 
 
 class StudyStopped(ModelSpecError):
-    """A study stopped because its trials failed with the same error whatever
-    values they had (a data file the spec cannot read, say): the trials are queued
-    again, for when the cause is fixed."""
+    """A study stopped because its trials failed with the same data error whatever
+    values they had (a data file the spec cannot read, a dataset that cannot be
+    downloaded): the trials are queued again, for when the cause is fixed."""
 
 
 class RegistryError(ModelSpecError):

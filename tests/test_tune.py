@@ -501,3 +501,29 @@ def test_spaces_inside_a_choice_are_sampled_only_with_their_value(tmp_path: Path
     text = write_best(tmp_path, doc, spaces, Row(0, "COMPLETE", 0.9, params, 1, "t", None), "x")
     assert f"  optimizer: {{type: sgd, momentum: {momentum}, nesterov: " in text.read_text()
     assert validate_spec(str(text)).ok
+
+
+def test_a_model_keras_refuses_for_every_value_fails_each_trial_and_the_study_goes_on(
+    write_spec: Any, tmp_path: Path
+) -> None:
+    """Only data errors stop a study: Keras refusing a sampled model is the values'
+    doing as far as modelspec can tell (here groups=2 and 3 channels, for each)."""
+    text = """\
+modelspec: 1
+name: groups
+inputs: [{name: x, shape: [8, 8, 3]}]
+layers:
+  - {name: c, type: Conv2D, filters: {tune: int, low: 4, high: 12, step: 4}, kernel_size: 3, groups: 2}
+  - {name: f, type: Flatten}
+  - {name: y, type: Dense, units: 1}
+outputs: [y]
+compile: {optimizer: adam, loss: mse}
+train: {data: {source: sklearn, name: diabetes}, epochs: 1, verbose: 0}
+tune: {sampler: grid, pruner: none}
+"""
+    result = CliRunner().invoke(main, ["tune", write_spec(text), "--study", "study"])
+    assert result.exit_code == 0, result.output
+    rows = trials_of(tmp_path / "study")
+    assert [r["state"] for r in rows] == ["FAIL"] * 3
+    assert sorted(r["c.filters"] for r in rows) == ["12", "4", "8"]
+    assert len({r["error"] for r in rows}) == 1 and "divisible" in rows[0]["error"]

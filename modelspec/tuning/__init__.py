@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunInterrupted, SpecError, StudyStopped, TuneError
+from ..errors import DataError, RunInterrupted, SpecError, StudyStopped, TuneError
 from ..spec.loader import Document, apply_overrides, load_document
 from ..spec.spaces import Space, find
 from ..spec.validate import load_spec
@@ -48,7 +48,7 @@ __all__ = ["TuneResult", "tune"]
 PathLike = str | os.PathLike[str]
 #: Trials of a study by default (a grid's size with ``sampler: grid``).
 DEFAULT_TRIALS = 20
-#: Trials in a row that fail with the same error, with other values, to stop a study.
+#: Trials in a row whose data fails the same way, with other values, to stop a study.
 SAME_FAILURES = 3
 
 
@@ -360,8 +360,9 @@ def _work(
         exhausted = _tell(study, trial, outcome, optuna)
         ran.append(trial.number)
         say(_line(trial, outcome, setup, time.monotonic() - begun))
-        # an error raised (not a NaN loss) the same for other values: not the values'
-        raised = outcome.error if outcome.cause is not None else None
+        # the data refused the same way with other values: not the values' doing (Keras
+        # refusing a sampled model, a NaN loss, is the values': those trials just fail)
+        raised = outcome.error if isinstance(outcome.cause, DataError) else None
         same = bool(failing) and failing[-1].user_attrs.get("error") == raised
         failing = [*failing, trial] if same else [trial] if raised else []
         if len(failing) >= SAME_FAILURES:
