@@ -112,8 +112,26 @@ class Space:
             return [("low", self.low), ("high", self.high)]
         return [(f"values[{i}]", v) for i, v in enumerate(self.values)]
 
+    def size(self) -> int | None:
+        """How many values a finite space has (counted, not listed), ``None`` for a
+        continuous one.
+
+        Example:
+            >>> Space((), "u", "int", low=1, high=10**30, default=1).size()
+            1000000000000000000000000000000
+        """
+        if self.kind in ("choice", "bool"):
+            return len(self.values)
+        assert self.low is not None and self.high is not None
+        if self.kind == "int":
+            return (int(self.high) - int(self.low)) // int(self.step or 1) + 1
+        if self.step is None:
+            return None
+        return round((self.high - self.low) / self.step) + 1
+
     def grid(self) -> list[Any] | None:
-        """Every value of a finite space, ``None`` for a continuous one.
+        """Every value of a finite space, ``None`` for a continuous one (see :meth:`size`
+        before listing a large one).
 
         Example:
             >>> Space((), "r", "float", low=0.0, high=0.5, step=0.25, default=0.0).grid()
@@ -205,10 +223,10 @@ def find(doc: Document) -> tuple[list[Space], list[Diagnostic]]:
     for key, value in data.items():
         for path, raw in _walk(value, (key,)):
             if key in FIXED:
+                what = "the spec's study settings are" if key == "tune" else "it is"
                 finder.fail(
                     path,
-                    f"a search space cannot stand in `{key}:`: the spec's "
-                    f"{'study settings' if key == 'tune' else key} are fixed. Received: "
+                    f"a search space cannot stand in `{key}:`: {what} fixed. Received: "
                     f"{shown(raw)}",
                 )
                 continue
@@ -286,16 +304,16 @@ def _read(finder: _Finder, path: PathT, raw: dict[str, Any], name: str) -> Space
         if any(is_space(v) for v in given):
             finder.fail((*path, "values"), "a search space cannot hold another search space")
             return None
-        for i, v in enumerate(given):
-            if v in given[:i]:
-                finder.fail(
-                    (*path, "values", i),
-                    f"expected different values. Received: {shown(v)} twice in values",
-                )
-                return None
+        twice = _repeated(given)
+        if twice is not None:
+            finder.fail(
+                (*path, "values", twice),
+                f"expected different values. Received: {shown(given[twice])} twice in values",
+            )
+            return None
         values = tuple(given)
     default = raw.get("default", values[0])
-    if "default" in raw and default not in values:
+    if "default" in raw and not any(_same(default, v) for v in values):
         finder.fail(
             (*path, "default"),
             f"expected a default among the space's values {shown(list(values))}. "
@@ -303,6 +321,49 @@ def _read(finder: _Finder, path: PathT, raw: dict[str, Any], name: str) -> Space
         )
         return None
     return Space(path, name, kind, values=values, default=default)
+
+
+#: The largest integer a space's bound, step or default may be: floats count exactly up to it.
+_LARGEST = 2**53
+
+
+def _big(number: int) -> str:
+    """An integer as written, or as a power of ten when it is long.
+
+    Example:
+        >>> _big(12), _big(-(10**400))
+        ('12', '-10^400')
+    """
+    if abs(number) < 10**30:
+        return str(number)
+    return f"{'-' if number < 0 else ''}10^{len(str(abs(number))) - 1}"
+
+
+def _repeated(values: list[Any]) -> int | None:
+    """The index of the first value equal to one before it (``None``: all differ);
+    in linear time for values that hash (a choice may have 10,000 of them).
+
+    Example:
+        >>> _repeated([1, 2, [3], 2]), _repeated([[1], [1]]), _repeated([1, 2])
+        (3, 1, None)
+    """
+    seen: set[Any] = set()
+    unhashable: list[Any] = []
+    for i, value in enumerate(values):
+        try:
+            if value in seen:
+                return i
+            seen.add(value)
+        except TypeError:  # a list or mapping: compared one by one
+            if value in unhashable:
+                return i
+            unhashable.append(value)
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type: ``true`` is not the choice ``1``."""
+    return type(a) is type(b) and a == b
 
 
 def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: str) -> Space | None:
@@ -324,6 +385,13 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
             )
             finder.fail((*path, key), f"expected {what}. Received: {key}={shown(raw[key])}{hint}")
             return None
+        if key in raw and isinstance(raw[key], int) and abs(raw[key]) > _LARGEST:
+            finder.fail(
+                (*path, key),
+                f"expected a number between -2**53 and 2**53 (Optuna samples through floats, "
+                f"which count exactly up to there). Received: {key}={_big(raw[key])}",
+            )
+            return None
         if key in raw and not math.isfinite(raw[key]):
             finder.fail((*path, key), f"expected a finite number. Received: {key}={raw[key]}")
             return None
@@ -334,6 +402,13 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
         return None
     if low > high:
         finder.fail(path, f"expected low <= high. Received: low={low}, high={high}")
+        return None
+    if not integer and not math.isfinite(high - low):
+        finder.fail(
+            path,
+            f"expected a range a float can hold: high - low overflows. Received: low={low}, "
+            f"high={high}",
+        )
         return None
     if log and low <= 0:
         finder.fail(
@@ -354,6 +429,13 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
             return None
         count = (high - low) / step
         span = high - low if integer else _tidy(high - low)
+        if not math.isfinite(count):
+            finder.fail(
+                (*path, "step"),
+                f"expected a step that divides high - low ({span}) into a countable number "
+                f"of values. Received: step={step}",
+            )
+            return None
         if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
             last = (
                 _tidy(low + math.floor(count) * step)
