@@ -145,6 +145,13 @@ def open_study(
     try:
         study = optuna.load_study(study_name=settings.name, storage=storage, sampler=None)
     except KeyError:
+        others = optuna.get_all_study_names(storage) if url is None else []
+        if others:  # one folder, one study: their trial-NNNN runs and best.yaml would clash
+            raise TuneError(
+                f"the study folder {study_dir} holds the study {others[0]!r} (of a spec named "
+                f"so): its trial runs, trials.csv and best.yaml would mix with this one's. "
+                f"Received: a spec named {settings.name!r}. Use another --study folder"
+            ) from None
         if not create:
             raise TuneError(
                 f"expected a study {settings.name!r} in {shown_url(full)} to join. Received: "
@@ -178,7 +185,7 @@ def open_study(
         )
     # a study continued, or another worker, samples on from another seed (the same
     # seed would draw the values of the first trials again)
-    seed = settings.seed + 1000 * worker + len(study.get_trials(deepcopy=False))
+    seed = (settings.seed + 1000 * worker + len(study.get_trials(deepcopy=False))) % 2**32
     study.sampler = _sampler(optuna, settings, spaces, seed=seed)
     study.pruner = _pruner(optuna, settings)
     return study, storage
