@@ -391,9 +391,9 @@ def test_a_name_cannot_be_searched() -> None:
             "values [False, True]. Received: default=1",
         ),
         (
-            "{tune: choice, values: [8, 16], default: true}",
-            "<string>:5:76: layers[0].units.default: expected a default among the space's "
-            "values [8, 16]. Received: default=True",
+            "{tune: choice, values: [1, 2], default: true}",
+            "<string>:5:75: layers[0].units.default: expected a default among the space's "
+            "values [1, 2]. Received: default=True",
         ),
     ],
 )
