@@ -362,6 +362,24 @@ def test_hostile_study_places_are_refused_in_one_line(write_spec: Any) -> None:
         "trials.csv and best.yaml would mix with this one's. Received: a spec named 'tuned'. "
         "Use another --study folder"
     )
+    # a study in memory: a second run's trials all failed on trial-0000 of the first,
+    # and workers each ran every trial; and a folder of another storage's trial runs
+    for memory in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(TuneError) as err:
+            tune(path, storage=memory, **quiet)  # type: ignore[arg-type]
+        assert str(err.value) == (
+            "expected a database that outlives the command: a study is continued, and shared "
+            f"by workers, through it. Received: --storage {memory} (in memory). Leave "
+            "--storage out to keep the study in STUDY/study.db"
+        )
+    Path("s/trial-0000").mkdir()
+    with pytest.raises(TuneError) as err:
+        tune(path, study_dir="s", storage="sqlite:///new.db", **quiet)  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "the study folder s holds trial runs (trial-0000...) of a study that is not in "
+        "sqlite:///new.db: this study's trials would clash with them. Use another --study "
+        "folder, or the --storage that study is in"
+    )
     # a folder name that is not UTF-8: every trial failed in Keras, then a traceback
     odd = os.fsdecode(b"n\xff")
     with pytest.raises(TuneError, match=r"^expected a study folder whose path is UTF-8 text "):

@@ -34,6 +34,7 @@ from .study import (
     budget_lock,
     consumed,
     heartbeat,
+    in_memory,
     open_study,
     requeue,
     require_optuna,
@@ -296,6 +297,12 @@ def _open(
         raise TuneError(
             "expected a database URL Optuna supports (postgresql://user@host/db). Received: "
             "--storage ''. Leave --storage out to keep the study in STUDY/study.db"
+        )
+    if storage is not None and in_memory(storage):
+        raise TuneError(
+            f"expected a database that outlives the command: a study is continued, and "
+            f"shared by workers, through it. Received: --storage {storage} (in memory). Leave "
+            "--storage out to keep the study in STUDY/study.db"
         )
     doc, spaces, settings = prepare(spec, overrides, plugins=plugins, allow_imports=allow_imports)
     if trials is not None:
