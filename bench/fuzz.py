@@ -20,8 +20,8 @@ validates the mutant with ``modelspec.validate_spec``:
   steps, ``log``, ``values`` of up to 10,000 items, spaces inside spaces), in
   any slot or where spaces cannot stand (``name:``, ``type:``, ``inputs:``,
   ``backend``, ``imports``, ``tune:``), as vars used by ``${...}``, 60 at once,
-  under an anchor aliased twice, and odd ``tune:`` sections. ``--spaces`` applies
-  one of them to every case.
+  under an anchor aliased twice, and odd ``tune:`` sections: with ``--spaces``,
+  every case starts with one of them (and may draw more).
 
 The mutant is validated as YAML text, or (``--file-ratio``, a quarter of the
 cases) from a file. Every case runs in a child process (restarted when it dies
@@ -651,7 +651,9 @@ SPACES: list[Callable[[random.Random, dict[str, Any]], str]] = [
     var_space,
     odd_tune_section,
 ]
-STRUCTURAL += SPACES
+#: Every structural mutation, search spaces included (``--spaces``; without it, a
+#: run draws from :data:`STRUCTURAL` alone, as before spaces existed).
+WITH_SPACES = STRUCTURAL + SPACES
 
 # --------------------------------------------------------------------------- textual mutations
 
@@ -862,8 +864,9 @@ TEXTUAL: list[Callable[[random.Random, str], str]] = [
     merge_key,
     alias_bomb,
     deep_nesting,
-    space_alias,
 ]
+#: The textual mutations of a ``--spaces`` run.
+TEXTUAL_SPACES = [*TEXTUAL, space_alias]
 
 
 @dataclass
@@ -891,14 +894,14 @@ def mutate(
     if structural[0]:
         data = load_seed(text)
         for k in range(sum(structural)):
-            op = rng.choice(SPACES if spaces and k == 0 else STRUCTURAL)
+            op = rng.choice(SPACES if k == 0 else WITH_SPACES) if spaces else rng.choice(STRUCTURAL)
             try:
                 steps.append(f"{op.__name__}: {op(rng, data)}")
             except (IndexError, ValueError):  # nothing to pick from: an empty section
                 steps.append(f"{op.__name__}: skipped")
         text = dump(data)
     for _ in range(count - sum(structural)):
-        op = rng.choice(TEXTUAL)
+        op = rng.choice(TEXTUAL_SPACES if spaces else TEXTUAL)
         text = op(rng, text)
         steps.append(op.__name__)
     return Mutant(text, seed, steps)
