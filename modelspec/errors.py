@@ -228,7 +228,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         >>> did_you_mean("Dens", ["Dense", "Dropout"])
         " Did you mean 'Dense'?"
     """
-    candidates = list(candidates)
+    candidates = [c for c in candidates if isinstance(c, str)]  # (a YAML key may be null)
     folded = {c.lower(): c for c in candidates}
     if name.lower() in folded:
         return f" Did you mean '{folded[name.lower()]}'?"
