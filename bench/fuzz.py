@@ -1191,6 +1191,8 @@ def run(args: argparse.Namespace) -> None:
                     build_kinds[
                         f"{built['status']}: {built['kind']} ({built.get('where', '')})"
                     ] += 1
+            if args.progress and case and case % 500 == 0:  # (before `continue`: ok cases too)
+                print(f"  ... {case} cases", file=sys.stderr)
             if outcome["status"] == "ok":
                 continue
             key = (outcome["status"], outcome["kind"], outcome.get("where", ""))
@@ -1211,8 +1213,6 @@ def run(args: argparse.Namespace) -> None:
                     outcome.get("detail", ""),
                 ],
             )
-            if args.progress and case and case % 500 == 0:
-                print(f"  ... {case} cases", file=sys.stderr)
         elapsed = time.perf_counter() - start
         if args.shrink:
             for k, (key, kind) in enumerate(sorted(kinds.items())):
