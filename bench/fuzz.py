@@ -15,7 +15,13 @@ validates the mutant with ``modelspec.validate_spec``:
   deleted, control characters (``\\x00``-``\\x1f``, ``\\x7f``), odd Unicode,
   truncation, lines duplicated, dropped or swapped, indentation changed, tabs,
   anchors, aliases and merge keys (``<<: *a``), alias bombs, deep nesting, YAML
-  directives, tags and document markers.
+  directives, tags and document markers;
+* search-space mutations put ``{tune: ...}`` mappings in (with odd kinds, bounds,
+  steps, ``log``, ``values`` of up to 10,000 items, spaces inside spaces), in
+  any slot or where spaces cannot stand (``name:``, ``type:``, ``inputs:``,
+  ``backend``, ``imports``, ``tune:``), as vars used by ``${...}``, 60 at once,
+  under an anchor aliased twice, and odd ``tune:`` sections: with ``--spaces``,
+  every case starts with one of them (and may draw more).
 
 The mutant is validated as YAML text, or (``--file-ratio``, a quarter of the
 cases) from a file. Every case runs in a child process (restarted when it dies
@@ -44,7 +50,7 @@ exits 0.
 
 Usage:
     python bench/fuzz.py 2000 [--seed 0] [--out fuzz-out] [--timeout 10]
-        [--no-shrink] [--build] [--file-ratio 0.25]
+        [--no-shrink] [--build] [--file-ratio 0.25] [--spaces]
 """
 
 from __future__ import annotations
@@ -473,6 +479,182 @@ STRUCTURAL: list[Callable[[random.Random, dict[str, Any]], str]] = [
     odd_section,
 ]
 
+
+# --------------------------------------------------------------------------- search spaces
+
+ODD_BOUNDS: list[Any] = [
+    *[0, 1, -1, 2, 10**30, -(10**30), 2**63, 1e308, -1e308, 5e-324, 1e-300, 0.5, -0.0],
+    *[math.nan, math.inf, -math.inf, True, False, None, "1", "low", "1e3", "", [], {}, [1, 2]],
+]
+
+
+def odd_space(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    """A ``{tune: ...}`` mapping, often with odd fields (or a space inside a field)."""
+    kind = rng.choice(["int", "float", "choice", "bool", "int", "float", "choice"])
+    if rng.random() < 0.08:
+        kind = rng.choice(["Int", "integer", "", None, 1, True, [], "categorical", "floats"])
+    space: dict[str, Any] = {"tune": kind}
+
+    def number() -> Any:
+        if depth < 2 and rng.random() < 0.05:
+            return odd_space(rng, depth + 1)  # a space inside another's field
+        if rng.random() < 0.5:
+            return rng.choice([rng.randint(-5, 600), rng.uniform(-1, 1), rng.uniform(1e-5, 1)])
+        return rng.choice(ODD_BOUNDS)
+
+    if kind in ("int", "float") or rng.random() < 0.1:
+        for key in ("low", "high"):
+            if rng.random() < 0.93:
+                space[key] = number()
+        if rng.random() < 0.3:
+            space["step"] = rng.choice([number(), 1, 0.1, 0.05, 3, 0, -1, 1e-300])
+        if rng.random() < 0.3:
+            space["log"] = rng.choice([True, True, False, "yes", 1, 0, None, "true", [], math.nan])
+    if kind == "choice" or rng.random() < 0.1:
+        pick = rng.randrange(10)
+        if pick == 0:
+            values: Any = list(range(10_000))
+        elif pick == 1:
+            values = [odd_space(rng, depth + 1) if depth < 2 else 1, "relu"]
+        elif pick == 2:
+            values = rng.choice([[], None, "adam", 3, {}, [[]], [None], [1, 1], [math.nan] * 2])
+        elif pick == 3:
+            values = list(range(rng.choice([63, 64, 65, 200])))
+        elif pick == 4:
+            values = [{"type": "adam"}, {"type": "sgd", "momentum": 0.9}, "rmsprop"]
+        elif pick == 5:
+            values = [[1, 2], [3, 4], [1]]
+        else:
+            pool = [*ODD_STRINGS, *PLAUSIBLE["activations"], 0, 1, 8, 0.5, True, None, math.inf]
+            values = rng.sample(pool, rng.randint(1, 5))
+        space["values"] = values
+    if rng.random() < 0.3:
+        space["default"] = rng.choice([number(), "relu", None, True, rng.choice(ODD_BOUNDS)])
+    if rng.random() < 0.08:
+        space[rng.choice(["lo", "hi", "steps", "Values", "tune ", 1, None])] = 1
+    return space
+
+
+def _space_slot(rng: random.Random, data: dict[str, Any]) -> tuple[Any, Any]:
+    """Where a space goes: a random slot, or one of the places spaces must not stand."""
+    pick = rng.randrange(10)
+    layers = _nodes(data, "layers")
+    if pick == 0 and layers:
+        node = rng.choice(layers)
+        return node, rng.choice(["name", "type", "inputs", "share", "units", "rate"])
+    if pick == 1:
+        return data, rng.choice(["name", "backend", "imports", "outputs", "modelspec", "inputs"])
+    if pick == 2:
+        section = data.get("tune")
+        if not isinstance(section, dict):
+            section = data["tune"] = {}
+        return section, rng.choice(["objective", "trials", "sampler", "timeout", "seed", "x"])
+    if pick == 3 and isinstance(data.get("inputs"), list) and data["inputs"]:
+        node = rng.choice(data["inputs"])
+        if isinstance(node, dict):
+            return node, rng.choice(["shape", "name", "dtype"])
+    if pick == 4 and isinstance(data.get("compile"), dict):
+        compile_ = data["compile"]
+        if rng.random() < 0.5 and isinstance(compile_.get("optimizer"), dict):
+            return compile_["optimizer"], rng.choice(["learning_rate", "type", "momentum"])
+        return compile_, rng.choice(["optimizer", "loss", "metrics"])
+    if pick == 5 and isinstance(data.get("train"), dict):
+        return data["train"], rng.choice(["epochs", "batch_size", "seed", "validation_freq"])
+    return rng.choice(slots(data))
+
+
+def plausible_space(rng: random.Random, value: Any) -> dict[str, Any] | None:
+    """A well-formed space around a value (so some mutants stay valid and get built)."""
+    if isinstance(value, bool):
+        return {"tune": "bool", "default": value}
+    if isinstance(value, int):
+        return {"tune": "int", "low": value, "high": value + rng.choice([0, 1, 3, 64])}
+    if isinstance(value, float) and math.isfinite(value):
+        space: dict[str, Any] = {"tune": "float", "low": value / 2, "high": value}
+        if value > 0 and rng.random() < 0.5:
+            space["log"] = True
+        return space
+    if isinstance(value, str):
+        other = rng.choice([*PLAUSIBLE["activations"], "adam", "mse", "x", value + "s"])
+        return {"tune": "choice", "values": list(dict.fromkeys([value, other]))}
+    return None
+
+
+def insert_space(rng: random.Random, data: dict[str, Any]) -> str:
+    """A search space in a random place (in lists, under ``tune:``, in names...)."""
+    done = []
+    for _ in range(rng.choice([1, 1, 2, 3, 60])):
+        container, key = _space_slot(rng, data)
+        space = None
+        if rng.random() < 0.5:
+            try:
+                space = plausible_space(rng, container[key])
+            except (KeyError, IndexError, TypeError):
+                space = None
+        space = space or odd_space(rng)
+        if isinstance(container, list) and rng.random() < 0.2:
+            space = {"x": space}  # a space as a mapping's value, in a list
+        container[key] = space
+        done.append(f"{short(key)}={short(space)}")
+    return "space " + ", ".join(done[:3]) + (f" (+{len(done) - 3})" if len(done) > 3 else "")
+
+
+def var_space(rng: random.Random, data: dict[str, Any]) -> str:
+    """A var that is a space, used by ``${...}`` in one or more places."""
+    vars_ = data.get("vars")
+    if not isinstance(vars_, dict):
+        vars_ = data["vars"] = {}
+    name = rng.choice(["u", "units", "r", "act", "x"])
+    vars_[name] = odd_space(rng)
+    uses = rng.choice([f"${{{name}}}", f"${{{name} * 2}}", f"${{{name} + 1}}", f"x${{{name}}}"])
+    targets = [rng.choice(slots(data)) for _ in range(rng.randint(1, 3))]
+    layers = _nodes(data, "layers")
+    if layers:
+        targets.append((rng.choice(layers), rng.choice(["units", "rate", "name", "activation"])))
+    for container, key in targets:
+        if container is not vars_:
+            container[key] = uses
+    if rng.random() < 0.3:  # a var defined from the space var
+        vars_["derived"] = f"${{{name} * 2}}"
+    return f"var {name}={short(vars_[name])} used as {uses!r} x{len(targets)}"
+
+
+def odd_tune_section(rng: random.Random, data: dict[str, Any]) -> str:
+    """A ``tune:`` section with odd settings (and a space somewhere, most often)."""
+    if rng.random() < 0.8:
+        insert_space(rng, data)
+    options: dict[str, list[Any]] = {
+        "objective": ["val_loss", "loss", "val_accuracy", "accuracy", "val_los", "", 1, None],
+        "direction": ["minimize", "maximize", "max", "", None, 1],
+        "trials": [1, 0, -1, 10**30, 2**63, 1.5, "3", True, None, math.nan],
+        "timeout": [1, 0, -1, 0.5, math.inf, math.nan, 1e308, "1h", True, None],
+        "sampler": ["tpe", "random", "grid", "cmaes", "", None, ["tpe"]],
+        "pruner": ["median", "hyperband", "none", None, "None", False],
+        "seed": [0, -1, 2**63, 10**30, 1.5, "0", None],
+    }
+    section: Any = {}
+    for key, choices in options.items():
+        if rng.random() < 0.4:
+            section[key] = rng.choice(choices)
+    if rng.random() < 0.1:
+        section[rng.choice(["objectiv", "trial", "n_trials", "study"])] = 1
+    if rng.random() < 0.08:
+        section = rng.choice([None, [], "tpe", 1, [{"objective": "loss"}]])
+    data["tune"] = section
+    return f"tune = {short(section)}"
+
+
+#: The mutations that put search spaces in (``--spaces`` applies one to every case).
+SPACES: list[Callable[[random.Random, dict[str, Any]], str]] = [
+    insert_space,
+    insert_space,
+    var_space,
+    odd_tune_section,
+]
+#: Every structural mutation, search spaces included (``--spaces``; without it, a
+#: run draws from :data:`STRUCTURAL` alone, as before spaces existed).
+WITH_SPACES = STRUCTURAL + SPACES
+
 # --------------------------------------------------------------------------- textual mutations
 
 CONTROL_CHARS = [chr(c) for c in range(0x20)] + ["\x7f"]
@@ -638,6 +820,32 @@ def deep_nesting(rng: random.Random, text: str) -> str:
     return "".join(lines)
 
 
+def space_alias(rng: random.Random, text: str) -> str:
+    """A search space under an anchor, aliased in another place (the same space twice)."""
+    lines = _lines(text)
+    spots = [i for i, line in enumerate(lines) if _VALUE_LINE.match(line)]
+    space = rng.choice(
+        [
+            "{tune: int, low: 1, high: 8}",
+            "{tune: float, low: 0.0, high: 0.5, step: 0.1}",
+            "{tune: choice, values: [relu, tanh]}",
+            "{tune: bool}",
+            "{tune: int, low: 8, high: 4}",
+            "{tune: choice, values: [*s, 1]}",
+        ]
+    )
+    if len(spots) < 2:
+        return text + f"x: &s {space}\ny: *s\n"
+    i, j = rng.sample(spots, 2)
+    m = _VALUE_LINE.match(lines[i])
+    assert m is not None
+    lines[i] = f"{m.group(1)} &s {space}\n"
+    m = _VALUE_LINE.match(lines[j])
+    assert m is not None
+    lines[j] = f"{m.group(1)} {rng.choice(['*s', '*s', '{<<: *s, low: 2}', '[*s, *s]'])}\n"
+    return "".join(lines)
+
+
 TEXTUAL: list[Callable[[random.Random, str], str]] = [
     flip_char,
     insert_char,
@@ -657,6 +865,8 @@ TEXTUAL: list[Callable[[random.Random, str], str]] = [
     alias_bomb,
     deep_nesting,
 ]
+#: The textual mutations of a ``--spaces`` run.
+TEXTUAL_SPACES = [*TEXTUAL, space_alias]
 
 
 @dataclass
@@ -668,25 +878,30 @@ class Mutant:
     steps: list[str] = field(default_factory=list)
 
 
-def mutate(rng: random.Random, text: str, seed: str = "", most: int = 3) -> Mutant:
+def mutate(
+    rng: random.Random, text: str, seed: str = "", most: int = 3, spaces: bool = False
+) -> Mutant:
     """Apply one to ``most`` random mutations to a seed spec's ``text``.
 
     Structural mutations come first (on the data, dumped back), then textual ones.
+    With ``spaces``, the first puts search spaces in (one of :data:`SPACES`).
     """
     count = rng.randint(1, most)
     structural = sorted((rng.random() < 0.5 for _ in range(count)), reverse=True)
+    if spaces:
+        structural[0] = True
     steps: list[str] = []
     if structural[0]:
         data = load_seed(text)
-        for _ in range(sum(structural)):
-            op = rng.choice(STRUCTURAL)
+        for k in range(sum(structural)):
+            op = rng.choice(SPACES if k == 0 else WITH_SPACES) if spaces else rng.choice(STRUCTURAL)
             try:
                 steps.append(f"{op.__name__}: {op(rng, data)}")
             except (IndexError, ValueError):  # nothing to pick from: an empty section
                 steps.append(f"{op.__name__}: skipped")
         text = dump(data)
     for _ in range(count - sum(structural)):
-        op = rng.choice(TEXTUAL)
+        op = rng.choice(TEXTUAL_SPACES if spaces else TEXTUAL)
         text = op(rng, text)
         steps.append(op.__name__)
     return Mutant(text, seed, steps)
@@ -964,7 +1179,7 @@ def run(args: argparse.Namespace) -> None:
         for case in range(args.cases):
             rng = random.Random(f"{args.seed}:{case}")
             name = rng.choice(sorted(seeds))
-            mutant = mutate(rng, seeds[name], name)
+            mutant = mutate(rng, seeds[name], name, spaces=args.spaces)
             as_file = rng.random() < args.file_ratio
             outcome = child.run(mutant.text, as_file, args.timeout)
             counts[outcome["status"]] += 1
@@ -976,6 +1191,8 @@ def run(args: argparse.Namespace) -> None:
                     build_kinds[
                         f"{built['status']}: {built['kind']} ({built.get('where', '')})"
                     ] += 1
+            if args.progress and case and case % 500 == 0:  # (before `continue`: ok cases too)
+                print(f"  ... {case} cases", file=sys.stderr)
             if outcome["status"] == "ok":
                 continue
             key = (outcome["status"], outcome["kind"], outcome.get("where", ""))
@@ -996,8 +1213,6 @@ def run(args: argparse.Namespace) -> None:
                     outcome.get("detail", ""),
                 ],
             )
-            if args.progress and case and case % 500 == 0:
-                print(f"  ... {case} cases", file=sys.stderr)
         elapsed = time.perf_counter() - start
         if args.shrink:
             for k, (key, kind) in enumerate(sorted(kinds.items())):
@@ -1065,6 +1280,7 @@ def main() -> None:
     parser.add_argument(
         "--file-ratio", type=float, default=0.25, help="share of cases validated from a file"
     )
+    parser.add_argument("--spaces", action="store_true", help="put search spaces in every mutant")
     parser.add_argument("--progress", action="store_true", help="a line every 500 cases")
     run(parser.parse_args())
 

@@ -237,7 +237,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         >>> did_you_mean("Dens", ["Dense", "Dropout"]), did_you_mean("jaks", ["jax", "torch"])
         (" Did you mean 'Dense'?", " Did you mean 'jax'?")
     """
-    candidates = list(candidates)
+    candidates = [c for c in candidates if isinstance(c, str)]  # (a YAML key may be null)
     cutoff = 0.5 if len(candidates) <= 8 and 3 <= len(name) <= 5 else 0.6
     folded = {c.lower(): c for c in candidates}
     if name.lower() in folded:

@@ -457,3 +457,31 @@ def test_adapt_sees_the_transformed_training_inputs(
         assert np.all(mean < 1.0)  # the raw values' mean is about 5
         seen = (data.graph_view or data).train.x["x"]
         np.testing.assert_allclose(mean, seen.mean(axis=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "[a]",
+            "<string>:4:12: inputs[0].name: expected a name of letters, digits, '_', '.' or '-' "
+            "starting with a letter or '_'. Received: name=['a']",
+        ),
+        (
+            "{tune: bool}",
+            "<string>:4:12: inputs[0].name: a search space cannot stand in a `name:`: names are "
+            "what references and logs go by, and stay as written. Received: {'tune': 'bool'}",
+        ),
+    ],
+)
+def test_an_input_named_by_a_list_or_mapping_beside_adapt_is_reported(
+    name: str, message: str
+) -> None:
+    # the inputs' dtypes were keyed by name: TypeError: unhashable type (found by bench/fuzz.py)
+    text = (
+        "modelspec: 1\nname: m\ninputs:\n"
+        f"  - {{name: {name}, shape: [5]}}\n"
+        "  - {name: x, shape: [5]}\n"
+        "layers:\n  - {name: n, type: Normalization, inputs: x, adapt: true}\noutputs: [n]\n"
+    )
+    assert [d.format() for d in validate_spec(text).errors] == [message]

@@ -751,3 +751,19 @@ def test_bad_values_of_the_language_keys_are_located(tmp_path: Path) -> None:
         "spec.yaml:15:22: layers[4] (k).block: expected the name of a block defined under "
         "`blocks:`. Received: block=3",
     ]
+
+
+def test_a_block_named_null_or_by_a_number_beside_an_unknown_block() -> None:
+    # did_you_mean folded every block name with .lower(): AttributeError on a null or
+    # int key (found by bench/fuzz.py --spaces)
+    text = (
+        "modelspec: 1\nname: m\n"
+        "blocks: {null: {inputs: [a], layers: [{name: c, type: Dense, units: 1}], outputs: [c]}}\n"
+        "inputs: [{name: x, shape: [4]}]\nlayers:\n  - {name: b, block: nope}\noutputs: [b]\n"
+    )
+    found = [d.format() for d in validate_spec(text).errors]
+    assert found[0].startswith(
+        "<string>:3:9: blocks: expected a mapping {block name: {params, inputs, layers, "
+        "outputs}}. Received: blocks={None: "
+    )
+    assert found[1:] == ["<string>:6:22: layers[0] (b).block: unknown block 'nope'. Known: None."]

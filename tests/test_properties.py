@@ -447,3 +447,12 @@ def test_generated_language_specs_build_and_expand_to_the_same_model(
         assert build_model(expanded).count_params() == model.count_params()
     finally:
         keras.backend.clear_session()
+
+
+@settings(SETTINGS, max_examples=60)
+@given(seed=st.sampled_from(sorted(SEEDS)), rng=st.randoms(use_true_random=False))
+def test_mutants_with_search_spaces_are_reported_not_raised(seed: str, rng: Any) -> None:
+    # bench/fuzz.py --spaces: odd {tune: ...} mappings anywhere, vars, aliases, tune: sections
+    mutant = fuzz.mutate(rng, SEEDS[seed], seed, spaces=True)
+    note(f"{seed}: {'; '.join(mutant.steps)}\n{mutant.text[:2000]!r}")
+    assert_reported(as_text(mutant.text))

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelspec.spec.filled import filled_text
 from modelspec.spec.jsonschema import spec_json_schema
 from modelspec.spec.loader import load_document
-from modelspec.spec.spaces import Space, filled_text, find
+from modelspec.spec.spaces import Space, find
 from modelspec.spec.validate import validate_spec
 
 HEAD = """\
@@ -425,3 +426,118 @@ def test_a_bad_value_of_a_space_inside_a_choice_is_reported_at_that_space() -> N
         "choice's value. List its values as choices of their own, or use sampler: tpe",
     ]
     jsonschema.validate(load_document(CONDITIONAL).data, spec_json_schema())
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        (
+            "{tune: float, low: 0, high: 1.0e+308, step: 5.0e-324}",
+            "<string>:5:79: layers[0].units.step: expected a step that divides high - low "
+            "(1e+308) into a countable number of values. Received: step=5e-324",
+        ),
+        (
+            "{tune: float, low: -1.0e+308, high: 1.0e+308}",
+            "<string>:5:35: layers[0].units: expected a range a float can hold: high - low "
+            "overflows. Received: low=-1e+308, high=1e+308",
+        ),
+        (
+            "{tune: int, low: 1, high: " + "1" + "0" * 400 + "}",
+            "<string>:5:61: layers[0].units.high: expected a number between -2**53 and 2**53 "
+            "(Optuna samples through floats, which count exactly up to there). Received: "
+            "high=10^400",
+        ),
+        (
+            "{tune: int, low: 1, high: 9007199254740993}",
+            "<string>:5:61: layers[0].units.high: expected a number between -2**53 and 2**53 "
+            "(Optuna samples through floats, which count exactly up to there). Received: "
+            "high=9007199254740993",
+        ),
+        (
+            "{tune: bool, default: 1}",
+            "<string>:5:57: layers[0].units.default: expected a default among the space's "
+            "values [False, True]. Received: default=1",
+        ),
+        (
+            "{tune: choice, values: [1, 2], default: true}",
+            "<string>:5:75: layers[0].units.default: expected a default among the space's "
+            "values [1, 2]. Received: default=True",
+        ),
+    ],
+)
+def test_hostile_numbers_in_a_space_are_located_errors(space: str, message: str) -> None:
+    # these raised OverflowError (a float step that counts to inf, an int past a float),
+    # or took `true` for the choice 1
+    text = spec(
+        f"- {{name: d, type: Dense, units: {space}}}\n- {{name: out, type: Dense, units: 10}}"
+    )
+    assert [d.format() for d in validate_spec(text).errors] == [message]
+
+
+@pytest.mark.parametrize(
+    ("layer", "received"),
+    [
+        (
+            "{name: d, type: Dense, units: {tune: int, low: 1, high: 9007199254740992}}",
+            "about 10^15 combinations (d.units has about 10^15 values)",
+        ),
+        (
+            "{name: d, type: Dropout, rate: {tune: float, low: 0, high: 0.5, step: 1.0e-9}}",
+            "500,000,001 combinations (d.rate has 500,000,001 values)",
+        ),
+    ],
+)
+def test_a_grid_too_large_to_list_is_refused_without_listing_it(layer: str, received: str) -> None:
+    # grid() listed every value: an OverflowError, or minutes and gigabytes, in validate
+    text = spec(f"- {layer}\n- {{name: out, type: Dense, units: 10}}")
+    errors = [d.format() for d in validate_spec(text + "tune: {sampler: grid}\n").errors]
+    assert errors == [
+        "<string>:13:17: tune.sampler: expected a grid of at most 100,000 combinations: the "
+        f"grid sampler lists and tries every one. Received: {received}. Give the spaces "
+        "larger steps or fewer values, or use sampler: tpe"
+    ]
+
+
+def test_choices_past_the_checked_variants_are_said() -> None:
+    # 0 is the 100th choice: past MAX_VARIANTS, it was never checked, and nothing said so
+    values = ", ".join(map(str, [*range(1, 100), 0]))
+    text = spec(
+        f"- {{name: d, type: Dense, units: {{tune: choice, values: [{values}]}}}}\n"
+        "- {name: out, type: Dense, units: 10}"
+    )
+    report = validate_spec(text)
+    assert report.ok
+    assert report.diagnostics[0].format() == (
+        "<string>:5:35: warning: layers[0].units: validate checks the spec at 64 of the 99 "
+        "ends and choices of its search spaces; 35 more (d.units) are not checked: a trial "
+        "that samples one that makes an invalid model fails, and the study goes on"
+    )
+
+
+def test_a_space_in_a_fixed_key_and_seeds_out_of_range() -> None:
+    text = spec("- {name: out, type: Dense, units: {tune: int, low: 8, high: 16}}")
+    assert [d.format() for d in validate_spec(text + "backend: {tune: bool}\n").errors] == [
+        "<string>:12:10: backend: a search space cannot stand in `backend:`: it is fixed. "
+        "Received: {'tune': 'bool'}"
+    ]
+    # NumPy and Optuna's samplers take seeds from 0 to 2**32 - 1: a tune crashed on them
+    seeded = text.replace("name: digits}", "name: digits}, seed: -1")
+    assert [d.format() for d in validate_spec(seeded + "tune: {seed: 4294967296}\n").errors] == [
+        "<string>:11:54: train.seed: expected greater than or equal to 0. Received: seed=-1",
+        "<string>:12:14: tune.seed: expected less than 4294967296. Received: seed=4294967296",
+    ]
+
+
+def test_substitute_does_not_copy_the_spaces_it_replaces() -> None:
+    # validate substitutes each end of each space into a copy of the spec: copying 60
+    # spaces of 10,000 values each time took minutes; the replaced spaces go uncopied
+    class NoCopy:
+        def __deepcopy__(self, memo: Any) -> Any:
+            raise AssertionError("a replaced space was copied")
+
+    from modelspec.spec.spaces import substitute
+
+    doc = load_document({"a": {"tune": "choice", "values": [NoCopy()]}, "b": [1, {"c": 2}]})
+    new = substitute(doc, {("a",): 3})
+    assert new.data == {"a": 3, "b": [1, {"c": 2}]}
+    assert new.data["b"] is not doc.data["b"] and new.data["b"][1] is not doc.data["b"][1]

@@ -527,3 +527,83 @@ tune: {sampler: grid, pruner: none}
     assert [r["state"] for r in rows] == ["FAIL"] * 3
     assert sorted(r["c.filters"] for r in rows) == ["12", "4", "8"]
     assert len({r["error"] for r in rows}) == 1 and "divisible" in rows[0]["error"]
+
+
+def test_hostile_study_places_are_refused_in_one_line(write_spec: Any) -> None:
+    import optuna
+
+    path = write_spec(TUNED)
+    quiet = {"trials": 1, "echo": lambda line: None}
+    # an empty --storage opened STUDY/study.db without making the folder: "unable to open"
+    with pytest.raises(TuneError) as err:
+        tune(path, storage="", **quiet)  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "expected a database URL Optuna supports (postgresql://user@host/db). Received: "
+        "--storage ''. Leave --storage out to keep the study in STUDY/study.db"
+    )
+    # another spec's study in the folder: the trials failed on its trial-0000, and
+    # trials.csv and best.yaml were overwritten
+    Path("s").mkdir()
+    optuna.create_study(study_name="other", storage="sqlite:///s/study.db")
+    with pytest.raises(TuneError) as err:
+        tune(path, study_dir="s", **quiet)  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "the study folder s holds the study 'other' (of a spec named so): its trial runs, "
+        "trials.csv and best.yaml would mix with this one's. Received: a spec named 'tuned'. "
+        "Use another --study folder"
+    )
+    # a study in memory: a second run's trials all failed on trial-0000 of the first,
+    # and workers each ran every trial; and a folder of another storage's trial runs
+    for memory in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(TuneError) as err:
+            tune(path, storage=memory, **quiet)  # type: ignore[arg-type]
+        assert str(err.value) == (
+            "expected a database that outlives the command: a study is continued, and shared "
+            f"by workers, through it. Received: --storage {memory} (in memory). Leave "
+            "--storage out to keep the study in STUDY/study.db"
+        )
+    Path("s/trial-0000").mkdir()
+    with pytest.raises(TuneError) as err:
+        tune(path, study_dir="s", storage="sqlite:///new.db", **quiet)  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "the study folder s holds trial runs (trial-0000...) of a study that is not in "
+        "sqlite:///new.db: this study's trials would clash with them. Use another --study "
+        "folder, or the --storage that study is in"
+    )
+    # a folder name that is not UTF-8: every trial failed in Keras, then a traceback
+    odd = os.fsdecode(b"n\xff")
+    with pytest.raises(TuneError, match=r"^expected a study folder whose path is UTF-8 text "):
+        tune(path, study_dir=odd, **quiet)  # type: ignore[arg-type]
+    assert not Path("studies").exists() and not Path(odd).exists()
+
+
+def test_a_sampler_seed_stays_in_numpy_range(write_spec: Any, tmp_path: Path) -> None:
+    from modelspec.spec.spaces import Space
+    from modelspec.tuning.study import Settings, open_study
+
+    settings = Settings("s", "val_loss", "minimize", 2, "random", "none", 2**32 - 1, 1)
+    space = Space(("u",), "u", "int", low=1, high=4, default=1)
+    # worker 3's seed was 2**32 - 1 + 3000: "Seed must be between 0 and 2**32 - 1"
+    study, _ = open_study(settings, tmp_path / "s", None, [space], worker=3)
+    assert study.sampler._rng.rng.randint(0, 10) in range(10)
+
+
+def test_cli_starts_no_more_workers_than_trials_left(
+    write_spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelspec.cli import tune as cli_tune
+
+    started: list[int] = []
+
+    def launch(argv: list[str], workers: int) -> int:
+        started.append(workers)
+        return 0
+
+    monkeypatch.setattr(cli_tune, "_launch", launch)
+    args = ["tune", write_spec(TUNED), "--study", "s", "--trials", "2", "--workers", "100000"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert started == [2]  # not 100,000 processes loading Keras
+    assert "note: --workers 100000: the study has 2 trial(s) left to run, so 2 worker(s) " in (
+        result.output
+    )

@@ -103,7 +103,7 @@ def tune(
         if workers is not None and workers > 1:
             from ..tuning import opening
 
-            for line in opening(  # before the workers: none has started a trial yet
+            lines, left = opening(  # before the workers: none has started a trial yet
                 spec,
                 trials=trials,
                 study_dir=study_dir,
@@ -112,8 +112,15 @@ def tune(
                 plugins=plugins,
                 allow_imports=allow_imports,
                 join=join,
-            ):
+            )
+            for line in lines:
                 click.echo(line)
+            if workers > max(left, 1):  # a worker more would only load Keras and stop
+                click.echo(
+                    f"note: --workers {workers}: the study has {left} trial(s) left to run, "
+                    f"so {max(left, 1)} worker(s) start"
+                )
+                workers = max(left, 1)
             code = _launch(sys.argv[1:], workers)
             if code is not None:
                 sys.exit(code)

@@ -49,6 +49,10 @@ AddLossFn = Literal["mean_square", "mean_abs", "sum_square", "sum_abs", "mean", 
 ADD_LOSS_FUNCTIONS: tuple[str, ...] = AddLossFn.__args__  # type: ignore[attr-defined]
 
 
+#: A random seed: NumPy and Optuna's samplers take 0 to 2**32 - 1.
+Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -248,7 +252,7 @@ class SplitSpec(_Strict):
 
     validation: Fraction = 0.1
     test: Fraction = 0.2
-    seed: StrictInt = 0
+    seed: Seed = 0
 
 
 class DataSpec(_Strict):
@@ -404,7 +408,7 @@ class TrainSpec(_Strict):
     batch_size: Annotated[StrictInt, Field(gt=0)] = 32
     epochs: Annotated[StrictInt, Field(gt=0)] = 10
     shuffle: bool = True
-    seed: StrictInt = 0
+    seed: Seed = 0
     callbacks: list[CallbackSpec] = []
     steps_per_execution: Annotated[StrictInt, Field(gt=0)] = 1
     jit_compile: bool | Literal["auto"] = "auto"
@@ -477,7 +481,7 @@ class TuneSpec(_Strict):
     timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, allow_inf_nan=False)] | None = None
     sampler: Literal["tpe", "random", "grid"] = "tpe"
     pruner: Literal["median", "hyperband", "none"] = "median"
-    seed: StrictInt | None = None
+    seed: Seed | None = None
 
 
 class ModelSpec(_Strict):

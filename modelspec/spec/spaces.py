@@ -11,9 +11,9 @@ setting) may be a search space, a mapping with a ``tune:`` key::
 
 Each space has a default (its ``default:``, else its low or first value): a plain
 ``build`` or ``train`` uses the defaults. :func:`find` reads and checks the spaces
-of a document, :func:`substitute` puts values in their place, :func:`filled_text`
-writes the spec with chosen values in place of the spaces (``best.yaml``),
-keeping the rest of the text as it was written. Nothing here imports Optuna.
+of a document, :func:`substitute` puts values in their place;
+:mod:`modelspec.spec.filled` writes the spec with chosen values in place of the
+spaces (``best.yaml``), keeping the rest of the text as it was written. Nothing here imports Optuna.
 
 Example:
     >>> from modelspec.spec.loader import load_document
@@ -115,8 +115,26 @@ class Space:
             return [("low", self.low), ("high", self.high)]
         return [(f"values[{i}]", v) for i, v in enumerate(self.values)]
 
+    def size(self) -> int | None:
+        """How many values a finite space has (counted, not listed), ``None`` for a
+        continuous one.
+
+        Example:
+            >>> Space((), "u", "int", low=1, high=10**30, default=1).size()
+            1000000000000000000000000000000
+        """
+        if self.kind in ("choice", "bool"):
+            return len(self.values)
+        assert self.low is not None and self.high is not None
+        if self.kind == "int":
+            return (int(self.high) - int(self.low)) // int(self.step or 1) + 1
+        if self.step is None:
+            return None
+        return round((self.high - self.low) / self.step) + 1
+
     def grid(self) -> list[Any] | None:
-        """Every value of a finite space, ``None`` for a continuous one.
+        """Every value of a finite space, ``None`` for a continuous one (see :meth:`size`
+        before listing a large one).
 
         Example:
             >>> Space((), "r", "float", low=0.0, high=0.5, step=0.25, default=0.0).grid()
@@ -237,10 +255,10 @@ def find(doc: Document) -> tuple[list[Space], list[Diagnostic]]:
     for key, value in data.items():
         for path, raw in _walk(value, (key,)):
             if key in FIXED:
+                what = "the spec's study settings are" if key == "tune" else "it is"
                 finder.fail(
                     path,
-                    f"a search space cannot stand in `{key}:`: the spec's "
-                    f"{'study settings' if key == 'tune' else key} are fixed. Received: "
+                    f"a search space cannot stand in `{key}:`: {what} fixed. Received: "
                     f"{shown(raw)}",
                 )
                 continue
@@ -339,16 +357,16 @@ def _read(finder: _Finder, path: PathT, raw: dict[str, Any], name: str) -> Space
                 f"value, e.g. {_EXAMPLE['choice']}. Received: values={shown(given)}",
             )
             return None
-        for i, v in enumerate(given):
-            if v in given[:i]:
-                finder.fail(
-                    (*path, "values", i),
-                    f"expected different values. Received: {shown(v)} twice in values",
-                )
-                return None
+        twice = _repeated(given)
+        if twice is not None:
+            finder.fail(
+                (*path, "values", twice),
+                f"expected different values. Received: {shown(given[twice])} twice in values",
+            )
+            return None
         values = tuple(given)
     default = raw.get("default", values[0])
-    if "default" in raw and default not in values:
+    if "default" in raw and not any(_same(default, v) for v in values):
         finder.fail(
             (*path, "default"),
             f"expected a default among the space's values {shown(list(values))}. "
@@ -356,6 +374,49 @@ def _read(finder: _Finder, path: PathT, raw: dict[str, Any], name: str) -> Space
         )
         return None
     return Space(path, name, kind, values=values, default=default)
+
+
+#: The largest integer a space's bound, step or default may be: floats count exactly up to it.
+_LARGEST = 2**53
+
+
+def _big(number: int) -> str:
+    """An integer as written, or as a power of ten when it is long.
+
+    Example:
+        >>> _big(12), _big(-(10**400))
+        ('12', '-10^400')
+    """
+    if abs(number) < 10**30:
+        return str(number)
+    return f"{'-' if number < 0 else ''}10^{len(str(abs(number))) - 1}"
+
+
+def _repeated(values: list[Any]) -> int | None:
+    """The index of the first value equal to one before it (``None``: all differ);
+    in linear time for values that hash (a choice may have 10,000 of them).
+
+    Example:
+        >>> _repeated([1, 2, [3], 2]), _repeated([[1], [1]]), _repeated([1, 2])
+        (3, 1, None)
+    """
+    seen: set[Any] = set()
+    unhashable: list[Any] = []
+    for i, value in enumerate(values):
+        try:
+            if value in seen:
+                return i
+            seen.add(value)
+        except TypeError:  # a list or mapping: compared one by one
+            if value in unhashable:
+                return i
+            unhashable.append(value)
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type: ``true`` is not the choice ``1``."""
+    return type(a) is type(b) and a == b
 
 
 def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: str) -> Space | None:
@@ -377,6 +438,13 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
             )
             finder.fail((*path, key), f"expected {what}. Received: {key}={shown(raw[key])}{hint}")
             return None
+        if key in raw and isinstance(raw[key], int) and abs(raw[key]) > _LARGEST:
+            finder.fail(
+                (*path, key),
+                f"expected a number between -2**53 and 2**53 (Optuna samples through floats, "
+                f"which count exactly up to there). Received: {key}={_big(raw[key])}",
+            )
+            return None
         if key in raw and not math.isfinite(raw[key]):
             finder.fail((*path, key), f"expected a finite number. Received: {key}={raw[key]}")
             return None
@@ -387,6 +455,13 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
         return None
     if low > high:
         finder.fail(path, f"expected low <= high. Received: low={low}, high={high}")
+        return None
+    if not integer and not math.isfinite(high - low):
+        finder.fail(
+            path,
+            f"expected a range a float can hold: high - low overflows. Received: low={low}, "
+            f"high={high}",
+        )
         return None
     if log and low <= 0:
         finder.fail(
@@ -407,6 +482,13 @@ def _range(finder: _Finder, path: PathT, raw: dict[str, Any], name: str, kind: s
             return None
         count = (high - low) / step
         span = high - low if integer else _tidy(high - low)
+        if not math.isfinite(count):
+            finder.fail(
+                (*path, "step"),
+                f"expected a step that divides high - low ({span}) into a countable number "
+                f"of values. Received: step={step}",
+            )
+            return None
         if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
             last = (
                 _tidy(low + math.floor(count) * step)
@@ -442,9 +524,12 @@ def substitute(doc: Document, values: Mapping[PathT, Any]) -> Document:
     """A copy of ``doc`` with each path's value replaced (a space by its value).
 
     The positions stay: a problem of a substituted value is reported at its space.
+    The spaces replaced are not copied (validate makes a copy per end of each
+    space: copying 60 spaces of 10,000 values each time took minutes).
     """
-    data = copy.deepcopy(doc.data)
-    for path, value in fold(doc.data, values).items():
+    folded = fold(doc.data, values)
+    data = _copy_but(doc.data, (), set(folded), {p[:i] for p in folded for i in range(len(p))})
+    for path, value in folded.items():
         target = data
         for part in path[:-1]:
             target = target[part]
@@ -500,6 +585,20 @@ def _filled(data: Any, path: PathT, value: Any, values: Mapping[PathT, Any]) -> 
     return value
 
 
+def _copy_but(value: Any, path: PathT, skipped: set[PathT], through: set[PathT]) -> Any:
+    """A deep copy of ``value`` at ``path``, with ``None`` at the paths in ``skipped``
+    (``through`` holds every path on the way to one)."""
+    if path in skipped:
+        return None
+    if path not in through:
+        return copy.deepcopy(value)
+    if isinstance(value, dict):
+        return {k: _copy_but(v, (*path, k), skipped, through) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_but(v, (*path, i), skipped, through) for i, v in enumerate(value)]
+    return copy.deepcopy(value)
+
+
 def defaults(spaces: list[Space]) -> dict[PathT, Any]:
     """``{path: default}`` of each space: the spec ``build`` and ``train`` use."""
     return {space.path: space.default for space in spaces}
@@ -530,109 +629,3 @@ def shown_value(value: Any) -> str:
     """
     text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False)
     return text.strip().removesuffix("...").strip()
-
-
-def filled_text(doc: Document, values: Mapping[PathT, Any], *, drop: tuple[str, ...] = ()) -> str:
-    """The spec's text with each space replaced by its value, the rest as written
-    (comments kept); top-level keys in ``drop`` are left out.
-
-    Falls back to the data dumped as YAML when the text cannot be edited in place
-    (the spec was a mapping, a space is not in the text, or stands inside a value
-    ``--set`` replaced, or in an alias). A space ``--set`` put in place of a value
-    of the text takes that value's place.
-
-    Example:
-        >>> from modelspec.spec.loader import load_document
-        >>> doc = load_document("a: 1  # kept\\nb:\\n  tune: int\\n  low: 1\\n  high: 4\\n")
-        >>> print(filled_text(doc, {("b",): 3}), end="")
-        a: 1  # kept
-        b: 3
-    """
-    text = doc.text
-    values = fold(doc.data, values)
-    edits = _spans(text, values, drop) if text is not None else None
-    replaced = [p for p in doc.overridden if any(v[: len(p)] == p != v for v in values)]
-    if edits is None or replaced:  # a space inside a value --set replaced: not in the text
-        data = substitute(doc, values).data
-        data = {k: v for k, v in data.items() if k not in drop}
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    assert text is not None
-    for start, end, new in sorted(edits, reverse=True):
-        text = text[:start] + new + text[end:]
-    return text
-
-
-def _spans(
-    text: str, values: Mapping[PathT, Any], drop: tuple[str, ...]
-) -> list[tuple[int, int, str]] | None:
-    """``(start, end, replacement)`` text edits, or ``None`` when a path cannot be
-    found once in the text's node tree."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    if not isinstance(root, yaml.MappingNode):
-        return None
-    edits: list[tuple[int, int, str]] = []
-    for path, value in values.items():
-        found = _node(root, path)
-        if found is None:
-            return None
-        key, node = found
-        new = shown_value(value)
-        start = node.start_mark.index
-        end = start + len(text[start : node.end_mark.index].rstrip())
-        if key is not None and "\n" in text[key.end_mark.index : start]:
-            start = key.end_mark.index + 1  # a block mapping: the value goes after the key
-            new = " " + new
-        if any(start < e and s < end for s, e, _ in edits):
-            return None  # one text for two places (an alias): dumped instead
-        edits.append((start, end, new))
-    lines = text.splitlines(keepends=True)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
-    keys = root.value
-    for i, (key_node, _) in enumerate(keys):
-        if key_node.value in drop:
-            first = offsets[key_node.start_mark.line]
-            nxt = keys[i + 1][0].start_mark.line if i + 1 < len(keys) else len(lines)
-            edits.append((first, offsets[nxt], ""))
-    return edits
-
-
-def written_string(text: str | None, path: PathT) -> str | None:
-    """The string written at ``path`` in the YAML ``text``, when it is one scalar there
-    (not an alias, not inside a merge key).
-
-    Example:
-        >>> written_string("a: [x, {b: 'y.csv'}]\\n", ("a", 1, "b")), written_string("a: 1", ("b",))
-        ('y.csv', None)
-    """
-    try:
-        root = yaml.compose(text or "", Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    found = _node(root, path) if root is not None else None
-    if found is None or not isinstance(found[1], yaml.ScalarNode):
-        return None
-    return str(found[1].value)
-
-
-def _node(root: yaml.Node, path: PathT) -> tuple[yaml.Node | None, yaml.Node] | None:
-    """The key node and value node at ``path`` (the key is ``None`` in a list)."""
-    node: yaml.Node = root
-    key: yaml.Node | None = None
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            matches = [(k, v) for k, v in node.value if k.value == str(part)]
-            if len(matches) != 1 or any(k.tag.endswith(":merge") for k, _ in node.value):
-                return None
-            key, node = matches[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if not -len(node.value) <= part < len(node.value):
-                return None
-            key, node = None, node.value[part]
-        else:
-            return None
-    return key, node

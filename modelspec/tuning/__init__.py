@@ -34,6 +34,7 @@ from .study import (
     budget_lock,
     consumed,
     heartbeat,
+    in_memory,
     open_study,
     requeue,
     require_optuna,
@@ -144,7 +145,7 @@ def prepare(
     sampler = section.sampler if section is not None else "tpe"
     trials = section.trials if section is not None else None
     if trials is None:
-        trials = math.prod(len(s.grid() or []) for s in spaces) if sampler == "grid" else None
+        trials = math.prod(s.size() or 0 for s in spaces) if sampler == "grid" else None
     settings = Settings(
         name=loaded.name,
         objective=objective,
@@ -260,10 +261,12 @@ def opening(
     plugins: Iterable[str] = (),
     allow_imports: bool = False,
     join: bool = False,
-) -> list[str]:
+) -> tuple[list[str], int]:
     """Open (or make) the study, queue trials of dead workers again, and return the
-    lines :func:`tune` starts with; ``modelspec tune --workers K`` prints them before
-    it starts its workers (each of which could have started a trial already).
+    lines :func:`tune` starts with, and how many trials are left to run (queued ones
+    included); ``modelspec tune --workers K`` prints the lines before it starts its
+    workers (each of which could have started a trial already), and starts no more
+    workers than trials are left.
 
     Raises:
         SpecError: The spec is invalid or has no search space.
@@ -272,10 +275,12 @@ def opening(
     Example:
         Not run here (it needs Optuna)::
 
-            opening("spec.yaml", study_dir="studies/x")[0]  # 'study x in studies/x/study.db: ...'
-    """
+            opening("spec.yaml", study_dir="studies/x")[0][0]  # 'study x in studies/x/study.db: ...'
+    """  # noqa: E501
     args = (spec, trials, study_dir, storage, overrides, tuple(plugins), allow_imports, join, 0)
-    return _open(*args)[-1]
+    _, _, settings, _, study, _, lines = _open(*args)
+    waiting = study.get_trials(deepcopy=False, states=(require_optuna().trial.TrialState.WAITING,))
+    return lines, max(settings.trials - consumed(study), 0) + len(waiting)
 
 
 def _open(
@@ -292,10 +297,28 @@ def _open(
     """The spec, its spaces and settings, the study's folder, study and storage, and the
     lines to start with: the study's, then one per trial of a dead worker queued again."""
     require_optuna()
+    if storage is not None and not storage.strip():
+        raise TuneError(
+            "expected a database URL Optuna supports (postgresql://user@host/db). Received: "
+            "--storage ''. Leave --storage out to keep the study in STUDY/study.db"
+        )
+    if storage is not None and in_memory(storage):
+        raise TuneError(
+            f"expected a database that outlives the command: a study is continued, and "
+            f"shared by workers, through it. Received: --storage {storage} (in memory). Leave "
+            "--storage out to keep the study in STUDY/study.db"
+        )
     doc, spaces, settings = prepare(spec, overrides, plugins=plugins, allow_imports=allow_imports)
     if trials is not None:
         settings = dataclasses.replace(settings, trials=trials)
     folder = Path(study_dir) if study_dir is not None else Path("studies") / settings.name
+    try:
+        str(folder.absolute()).encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system's encoding could not decode
+        raise TuneError(
+            f"expected a study folder whose path is UTF-8 text (Keras writes its runs' "
+            f"files by name). Received: {str(folder.absolute())!r}. Use another --study folder"
+        ) from None
     study, store = open_study(settings, folder, storage, spaces, worker=worker, create=not join)
     with budget_lock(folder):
         revived = revive(study, store)

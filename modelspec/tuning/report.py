@@ -25,8 +25,9 @@ from typing import Any
 
 from .._version import __version__
 from ..files import atomic_path, spec_path, write_text
+from ..spec.filled import filled_text, written_string
 from ..spec.loader import Document
-from ..spec.spaces import Space, filled_text, fold, shown_value, substitute, written_string
+from ..spec.spaces import Space, fold, shown_value, substitute
 from ..spec.validate import validate_spec
 
 

@@ -91,6 +91,23 @@ def shown_url(url: str) -> str:
         return url
 
 
+def in_memory(url: str) -> bool:
+    """Whether a storage URL names an in-memory SQLite database (gone when tune ends).
+
+    Example:
+        >>> in_memory("sqlite://"), in_memory("sqlite:///:memory:"), in_memory("sqlite:///a.db")
+        (True, True, False)
+    """
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception:  # not a URL: opening it says why
+        return False
+    memory = parsed.database in (None, "", ":memory:") or "memory" in str(parsed.query)
+    return parsed.get_backend_name() == "sqlite" and memory
+
+
 def storage_url(study_dir: Path, url: str | None) -> str:
     """The URL of the study's database: ``url``, else ``study_dir/study.db``."""
     return url or f"sqlite:///{(study_dir / 'study.db').resolve()}"
@@ -145,6 +162,20 @@ def open_study(
     try:
         study = optuna.load_study(study_name=settings.name, storage=storage, sampler=None)
     except KeyError:
+        others = optuna.get_all_study_names(storage) if url is None else []
+        if others:  # one folder, one study: their trial-NNNN runs and best.yaml would clash
+            raise TuneError(
+                f"the study folder {study_dir} holds the study {others[0]!r} (of a spec named "
+                f"so): its trial runs, trials.csv and best.yaml would mix with this one's. "
+                f"Received: a spec named {settings.name!r}. Use another --study folder"
+            ) from None
+        runs = sorted(study_dir.glob("trial-[0-9][0-9][0-9][0-9]*")) if create else []
+        if runs:  # a new study would start at trial-0000 again
+            raise TuneError(
+                f"the study folder {study_dir} holds trial runs ({runs[0].name}...) of a study "
+                f"that is not in {shown_url(full)}: this study's trials would clash with them. "
+                "Use another --study folder, or the --storage that study is in"
+            ) from None
         if not create:
             raise TuneError(
                 f"expected a study {settings.name!r} in {shown_url(full)} to join. Received: "
@@ -178,7 +209,7 @@ def open_study(
         )
     # a study continued, or another worker, samples on from another seed (the same
     # seed would draw the values of the first trials again)
-    seed = settings.seed + 1000 * worker + len(study.get_trials(deepcopy=False))
+    seed = (settings.seed + 1000 * worker + len(study.get_trials(deepcopy=False))) % 2**32
     study.sampler = _sampler(optuna, settings, spaces, seed=seed)
     study.pruner = _pruner(optuna, settings)
     return study, storage

@@ -249,6 +249,21 @@ def _at_ends(
                     f"{d.message} (when the search space {space.name}, line {line}, is at {at})"
                 )
             found.append(dataclasses.replace(d, message=message))
+    skipped = variants[MAX_VARIANTS:]
+    if skipped:
+        names = list(dict.fromkeys(s.name for s, _, _ in skipped))
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        found.append(
+            doc.diagnostic(
+                skipped[0][0].path,
+                f"validate checks the spec at {MAX_VARIANTS} of the {len(variants)} ends and "
+                f"choices of its search spaces; {len(skipped)} more ({shown}) are not checked: "
+                "a trial that samples one that makes an invalid model fails, and the study "
+                "goes on",
+                severity="warning",
+                source=True,
+            )
+        )
     return found
 
 

@@ -142,7 +142,7 @@ def check_adapt(
     dtypes = {
         i.get("name"): i.get("dtype", "float32")
         for i in ctx.data.get("inputs") or []
-        if isinstance(i, dict)
+        if isinstance(i, dict) and isinstance(i.get("name"), str)  # (a list name: reported)
     }
     if type_name in _NUMERIC and isinstance(source, str) and dtypes.get(source) == "string":
         ctx.add(

@@ -29,6 +29,37 @@ from ..spaces import Space
 from .context import Context
 from .train import check_quantities
 
+#: The most combinations ``sampler: grid`` may have (Optuna lists them all at once).
+MAX_GRID = 100_000
+
+
+def _check_grid_size(ctx: Context, spaces: list[Space]) -> None:
+    """A grid Optuna can list: at most :data:`MAX_GRID` combinations."""
+    sizes = [(s, s.size()) for s in spaces]
+    total = 1
+    for _, size in sizes:
+        total *= size or 1
+    if total <= MAX_GRID:
+        return
+    biggest = sorted(((size or 0, s.name) for s, size in sizes), reverse=True)[:3]
+    shown = ", ".join(f"{name} has {_count(size)}" for size, name in biggest)
+    ctx.add(
+        ("tune", "sampler"),
+        f"expected a grid of at most {MAX_GRID:,} combinations: the grid sampler lists and "
+        f"tries every one. Received: {_count(total)} combinations ({shown} values). Give the "
+        "spaces larger steps or fewer values, or use sampler: tpe",
+    )
+
+
+def _count(number: int) -> str:
+    """A count, with thousands separators, or as a power of ten when it is huge.
+
+    Example:
+        >>> _count(123456), _count(10**30)
+        ('123,456', 'about 10^30')
+    """
+    return f"{number:,}" if number < 10**12 else f"about 10^{len(str(number)) - 1}"
+
 
 def check_tune(ctx: Context, spaces: list[Space]) -> None:
     """``tune.objective`` is logged by training; ``grid`` has a finite space; a
@@ -54,6 +85,7 @@ def check_tune(ctx: Context, spaces: list[Space]) -> None:
         where = ("train", "data", "split", "validation")
     check_quantities(ctx, [(where, section.get("objective", "val_loss"))])
     if section.get("sampler") == "grid":
+        _check_grid_size(ctx, spaces)
         for space in spaces:
             if space.within is not None:  # Optuna's GridSampler takes one fixed grid
                 ctx.diagnostics.append(
@@ -66,7 +98,7 @@ def check_tune(ctx: Context, spaces: list[Space]) -> None:
                         source=True,
                     )
                 )
-            elif space.grid() is None:
+            elif space.size() is None:
                 assert space.low is not None and space.high is not None
                 low, high = space.low, space.high
                 if space.log:  # log and step do not go together: a choice of values does
