@@ -384,6 +384,26 @@ compile:
     ]
 
 
+def test_an_activation_mapping_of_a_keras_function_is_refused(
+    write_spec: Callable[..., str],
+) -> None:
+    # Keras cannot deserialize it ("Could not locate class 'leaky_relu'"): build failed
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: d, type: Dense, units: 4, activation: {class_name: leaky_relu, config: {negative_slope: 0.1}}}
+outputs: [d]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:6:50: layers[0] (d).activation: expected an activation's name: Keras "
+        "activations are functions, with no config to set. Received: {'class_name': "
+        "'leaky_relu', 'config': {'negative_slope': 0.1}}. Write its name (activation: "
+        "leaky_relu), or follow this layer with one that takes the arguments (such as "
+        "{type: LeakyReLU, negative_slope: 0.1})"
+    ]
+
+
 def test_keras_serialized_objects_that_validate_also_build(write_spec: Callable[..., str]) -> None:
     from modelspec import build_model
 
