@@ -246,7 +246,7 @@ def test_filled_text_keeps_comments_and_layout() -> None:
     assert problems == [] and [s.name for s in spaces] == ["vars.width", "d.units", "layers.1"]
     values = {spaces[0].path: 32, spaces[1].path: 2, spaces[2].path: "b"}
     assert filled_text(doc, values, drop=("tune",)) == (
-        "# a comment\nvars:\n  width: 32\nlayers:\n  - {name: d, units: 2}  # kept\n  - b\n"
+        "# a comment\nvars:\n  width: 32   # how wide\nlayers:\n  - {name: d, units: 2}  # kept\n  - b\n"
         "after: 1\n"
     )
     assert load_document(filled_text(doc, values)).data["vars"] == {"width": 32}
