@@ -172,6 +172,28 @@ def test_best_yaml_says_which_set_values_its_trials_ran_with(tmp_path: Path) -> 
     assert "  epochs: 1\n" in best and "width: 16\n" in best
 
 
+def test_best_yaml_has_the_set_value_that_replaced_a_space(tmp_path: Path) -> None:
+    """--set vars.width=16 on a space: the trials ran with 16, so best.yaml has it (it
+    kept the file's space, which trained its default, 8, and said add the --set)."""
+    from modelspec.spec.loader import apply_overrides, load_document
+    from modelspec.spec.spaces import find
+    from modelspec.tuning.report import Row, write_best
+
+    doc = load_document(TUNED)
+    apply_overrides(doc, ["vars.width=16", "train.epochs=3"])
+    spaces, _ = find(doc)
+    params = {"drop.rate": 0.2, "compile.optimizer.learning_rate": 0.01}
+    row = Row(1, "COMPLETE", 0.9, params, 3, "trial-0001", None)
+    best = write_best(tmp_path, doc, spaces, row, "val_accuracy")
+    text = best.read_text()
+    assert "  width: 16\n" in text and "tune: int" not in text
+    assert text.splitlines()[2] == (
+        "# its trials ran with --set train.epochs=3, not in this file: add them to train as "
+        "they did"
+    )
+    assert validate_spec(str(best)).diagnostics == []
+
+
 def test_bad_arguments_of_the_python_api_are_refused_before_any_study(write_spec: Any) -> None:
     path = write_spec(TUNED)
     with pytest.raises(TuneError, match=r"^expected trials of 1 or more. Received: trials=0$"):
