@@ -176,6 +176,18 @@ def test_a_default_that_breaks_an_expression_names_the_var_space() -> None:
     ]
 
 
+def test_a_bad_var_space_is_reported_once_not_again_where_it_is_used() -> None:
+    """The use of a var whose space is not valid got the space's raw mapping: 'expected
+    a positive integer. Received: units={'tune': 'int', ...}', a second error for one."""
+    text = spec('- {name: out, type: Dense, units: "${w}"}').replace(
+        "inputs:", "vars: {w: {tune: int, low: 16, high: 64, default: 99}}\ninputs:"
+    )
+    assert messages(text) == [
+        "<string>:3:51: vars.w.default: expected a default between low=16 and high=64. "
+        "Received: default=99"
+    ]
+
+
 def test_tune_section_objective_and_grid() -> None:
     text = (
         spec(
