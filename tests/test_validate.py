@@ -635,6 +635,41 @@ compile:
     )
 
 
+def test_optimizer_values_keras_refuses_when_made_are_errors(
+    write_spec: Callable[..., str],
+) -> None:
+    """Keras's SGD refuses momentum outside [0, 1] (a tuned momentum up to 1.5 failed its
+    trials), ema_momentum too with use_ema, and two clip arguments: validate said ok."""
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: out, type: Dense, units: 2}
+outputs: [out]
+compile:
+  optimizer: {type: sgd, momentum: 1.5, clipnorm: 1.0, clipvalue: 0.5, use_ema: true, ema_momentum: -1}
+  loss: mse
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:9:36: compile.optimizer.momentum: expected momentum between 0 and 1. "
+        "Received: momentum=1.5",
+        "spec.yaml:9:56: compile.optimizer.clipvalue: expected one of clipnorm, clipvalue and "
+        "global_clipnorm. Received: clipnorm=1.0, clipvalue=0.5",
+        "spec.yaml:9:101: compile.optimizer.ema_momentum: expected ema_momentum between 0 and "
+        "1. Received: ema_momentum=-1",
+    ]
+    # RMSprop's momentum has no such range, ema_momentum only counts with use_ema
+    text = (
+        Path(path)
+        .read_text()
+        .replace(
+            "sgd, momentum: 1.5, clipnorm: 1.0, clipvalue: 0.5, use_ema: true, ema_momentum: -1",
+            "rmsprop, momentum: 3, clipnorm: 1.0, ema_momentum: 2",
+        )
+    )
+    assert lines(text) == []
+
+
 def test_losses_and_weights_must_match_the_outputs(write_spec: Callable[..., str]) -> None:
     path = write_spec(
         HEADER
