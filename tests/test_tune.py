@@ -194,6 +194,26 @@ def test_best_yaml_has_the_set_value_that_replaced_a_space(tmp_path: Path) -> No
     assert validate_spec(str(best)).diagnostics == []
 
 
+def test_the_table_shows_a_space_inside_a_choice_even_when_the_best_lacks_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The columns were the best trial's: adam best, sgd's momentum had no column."""
+    from modelspec.cli.tune import _summary
+    from modelspec.tuning import TuneResult
+    from modelspec.tuning.report import Row
+
+    rows = [
+        Row(0, "COMPLETE", 1.0, {"opt": "adam", "w": 2}, 1, "trial-0000", None),
+        Row(1, "COMPLETE", 2.0, {"opt": "sgd", "opt[sgd].m": 0.5, "w": 3}, 1, "t1", None),
+    ]
+    _summary(TuneResult(Path("s"), "s/study.db", "val_loss", "minimize", rows))
+    assert capsys.readouterr().out.splitlines()[3:6] == [
+        "trial  val_loss  opt   opt[sgd].m  w",
+        "0      1         adam              2",
+        "1      2         sgd   0.5         3",
+    ]
+
+
 def test_bad_arguments_of_the_python_api_are_refused_before_any_study(write_spec: Any) -> None:
     path = write_spec(TUNED)
     with pytest.raises(TuneError, match=r"^expected trials of 1 or more. Received: trials=0$"):
