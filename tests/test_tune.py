@@ -462,8 +462,8 @@ def test_trials_that_fail_the_same_way_whatever_their_values_stop_the_study(
         "word, y). Map them in train.data: `inputs: {x: COLUMN, word: COLUMN}`"
     ), out
     assert lines[-1] == (
-        "The study stops here, with the 3 trials queued again: fix the cause, then run the "
-        "same command again."
+        "The study stops here, with the 3 trials that failed so queued again: fix the cause, "
+        "then run the same command again."
     )
     mapped = "inputs: {x: [x0, x1], word: word}, targets: {y: y}, split:"
     spec.write_text(text.replace("split:", mapped))
@@ -472,6 +472,45 @@ def test_trials_that_fail_the_same_way_whatever_their_values_stop_the_study(
     rows = trials_of(study)
     assert [r["state"] for r in rows] == ["FAIL"] * 3 + ["COMPLETE"] * 5
     assert [r["h.units"] for r in rows[3:6]] == [r["h.units"] for r in rows[:3]]  # queued
+
+
+def test_trials_that_fail_so_in_a_row_stop_the_study_whichever_worker_ran_them(
+    tmp_path: Path,
+) -> None:
+    """In a row in the study, not in one worker: with --workers 2 and 4 trials each worker
+    saw 2 failures, so the study ended with all 4 failed and none queued. Every trial that
+    failed so is queued, once, even when a second worker stops the study too."""
+    import optuna
+
+    from modelspec.tuning import _stop_failing
+    from modelspec.tuning.trial import Outcome
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    outcome = Outcome("FAIL", error="no column", cause=ValueError("no column"))
+
+    def fails(error: str, units: int | None = None) -> str | None:
+        if units is not None:
+            study.enqueue_trial({"u": units})
+        trial = study.ask()
+        trial.suggest_int("u", 1, 8)
+        trial.set_user_attr("error", error)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return _stop_failing(study, outcome, tmp_path)
+
+    running = study.ask()  # another worker's trial, running: left alone
+    running.suggest_int("u", 1, 8)
+    assert [fails("no column", 1), fails("other", 2), fails("no column", 3)] == [None] * 3
+    assert fails("no column", 4) is None  # other, no column, no column
+    said = fails("no column", 5)
+    assert said is not None and said.splitlines()[1] == (
+        "The study stops here, with the 4 trials that failed so queued again: fix the cause, "
+        "then run the same command again."
+    )
+    assert said.startswith("trials 3, 4 and 5 failed with the same ValueError")
+    assert fails("no column") is not None  # the other worker, on a queued one: stops too
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert sorted(t.params["u"] for t in waiting) == [1, 3, 4, 5]
 
 
 def test_tensorflow_s_retracing_warning_is_not_shown_between_trials(

@@ -239,4 +239,6 @@ def _launch(argv: list[str], workers: int) -> int | None:
         click.echo(f"note: {died(f'worker {index}', code)}", err=True)
     if failed and len(failed) == len(codes) and all(c in (EXIT_BAD_SPEC, 2) for _, c in failed):
         return failed[0][1]  # the spec or the storage: every worker said why
+    if any(c == EXIT_BAD_SPEC for _, c in failed):
+        return EXIT_BAD_SPEC  # its trials failed whatever their values: they would again here
     return None
