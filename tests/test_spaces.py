@@ -437,3 +437,28 @@ def test_a_bad_value_of_a_space_inside_a_choice_is_reported_at_that_space() -> N
         "choice's value. List its values as choices of their own, or use sampler: tpe",
     ]
     jsonschema.validate(load_document(CONDITIONAL).data, spec_json_schema())
+
+
+def test_a_problem_of_a_choice_s_mapping_is_reported_at_the_mapping_not_the_choice() -> None:
+    """At the value's own line (12, 13), not the choice's `tune: choice` (line 9)."""
+    text = spec(
+        """
+        - name: d
+          type: Dense
+          units: 8
+          kernel_initializer:
+            tune: choice
+            values:
+              - glorot_uniform
+              - {class_name: RandomNormal, config: {stddev: {tune: float, low: 0.01, high: 0.1}}}
+              - class_name: Orthogonal
+                config: {gain: {tune: float, low: 0.5, high: 2.0}}
+        - {name: out, type: Dense, units: 10}
+        """
+    )
+    assert [d.format() for d in validate_spec(text).errors] == []
+    bad = text.replace("RandomNormal", "RandomNormall").replace("Orthogonal", "Orthogonall")
+    assert [d.format().split(": unknown")[0] for d in validate_spec(bad).errors] == [
+        "<string>:12:24: layers[0] (d).kernel_initializer.class_name",
+        "<string>:13:23: layers[0] (d).kernel_initializer.class_name",
+    ]

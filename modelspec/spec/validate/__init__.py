@@ -250,14 +250,33 @@ def _at_ends(
             if _under(d.path, [_placed(space, spaces)]):
                 message = f"{d.message} (at its search space's {at})"
                 line, column = doc.locate(space.path)  # inside a choice's value: there
-                d = dataclasses.replace(d, line=line, column=column)
             else:
                 line = doc.locate(space.path)[0]
                 message = (
                     f"{d.message} (when the search space {space.name}, line {line}, is at {at})"
                 )
-            found.append(dataclasses.replace(d, message=message))
+                line, column = d.line, d.column
+            # in a choice's mapping picked (this one, or one this space is inside): its line
+            line, column = _in_mapping_picked(doc, d, space, value, spaces) or (line, column)
+            found.append(dataclasses.replace(d, message=message, line=line, column=column))
     return found
+
+
+def _in_mapping_picked(
+    doc: Document, d: Diagnostic, space: Space, value: Any, spaces: list[Space]
+) -> tuple[int, int] | None:
+    """Where a problem inside a choice's mapping value is written (its own line, not the
+    choice's): the value ``space`` is at, or the value of a choice it is inside."""
+    chain = [(space, value)] + [
+        (next(s for s in spaces if s.path == outer), picked)
+        for outer, picked in _picking(space, spaces).items()
+    ]
+    for choice, picked in chain:
+        placed = _placed(choice, spaces)
+        index = choice.index_of(picked) if choice.kind == "choice" else None
+        if isinstance(picked, dict) and index is not None and _under(d.path, [placed]):
+            return doc.locate((*choice.path, "values", index, *d.path[len(placed) :]))
+    return None
 
 
 def _placed(space: Space, spaces: list[Space]) -> tuple[Any, ...]:
