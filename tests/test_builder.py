@@ -295,6 +295,9 @@ compile:
     assert isinstance(schedule, keras.optimizers.schedules.ExponentialDecay)
     assert schedule.initial_learning_rate == pytest.approx(0.1)
     assert float(schedule(20)) == pytest.approx(0.025)
+    # Keras's SGD takes a float only: momentum 1 (an int, as YAML reads it) failed to build
+    one = build_model(spec.replace("momentum: 0.5", "momentum: 1")).optimizer
+    assert one.momentum == 1.0
 
 
 def test_literal_call_arguments_reach_the_layer() -> None:

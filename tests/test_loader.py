@@ -151,6 +151,28 @@ def test_overrides_set_values_read_as_yaml() -> None:
         apply_overrides(doc, ["layers.5=1"])
 
 
+def test_overrides_with_brackets_say_the_path_to_use() -> None:
+    """``layers[0].units`` added a key 'layers[0]' (an unknown-key error at line 1); the
+    trial names' ``optimizer[sgd].momentum`` is not a path either."""
+    from modelspec.spec.loader import apply_overrides
+
+    doc = load_document("layers: [{units: 3}]\ncompile: {optimizer: adam}\n")
+    with pytest.raises(SpecLoadError) as err:
+        apply_overrides(doc, ["layers[0].units=4"])
+    assert err.value.diagnostics[0].format() == (
+        "--set: layers[0].units: expected keys and list indexes joined by dots. Received: "
+        "'layers[0]'. Did you mean 'layers.0.units'?"
+    )
+    with pytest.raises(SpecLoadError) as err:
+        apply_overrides(doc, ["compile.optimizer[sgd].momentum=0.9"])
+    assert err.value.diagnostics[0].format() == (
+        "--set: compile.optimizer[sgd].momentum: expected keys and list indexes joined by "
+        "dots. Received: 'optimizer[sgd]'. A choice's value is set whole: "
+        "compile.optimizer={type: sgd, ...}"
+    )
+    assert doc.data == {"layers": [{"units": 3}], "compile": {"optimizer": "adam"}}
+
+
 # Hostile files: every problem is a located error, never a crash, a hang or a
 # read without end.
 

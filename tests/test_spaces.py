@@ -177,6 +177,18 @@ def test_a_default_that_breaks_an_expression_names_the_var_space() -> None:
     ]
 
 
+def test_a_bad_var_space_is_reported_once_not_again_where_it_is_used() -> None:
+    """The use of a var whose space is not valid got the space's raw mapping: 'expected
+    a positive integer. Received: units={'tune': 'int', ...}', a second error for one."""
+    text = spec('- {name: out, type: Dense, units: "${w}"}').replace(
+        "inputs:", "vars: {w: {tune: int, low: 16, high: 64, default: 99}}\ninputs:"
+    )
+    assert messages(text) == [
+        "<string>:3:51: vars.w.default: expected a default between low=16 and high=64. "
+        "Received: default=99"
+    ]
+
+
 def test_tune_section_objective_and_grid() -> None:
     text = (
         spec(
@@ -247,7 +259,7 @@ def test_filled_text_keeps_comments_and_layout() -> None:
     assert problems == [] and [s.name for s in spaces] == ["vars.width", "d.units", "layers.1"]
     values = {spaces[0].path: 32, spaces[1].path: 2, spaces[2].path: "b"}
     assert filled_text(doc, values, drop=("tune",)) == (
-        "# a comment\nvars:\n  width: 32\nlayers:\n  - {name: d, units: 2}  # kept\n  - b\n"
+        "# a comment\nvars:\n  width: 32   # how wide\nlayers:\n  - {name: d, units: 2}  # kept\n  - b\n"
         "after: 1\n"
     )
     assert load_document(filled_text(doc, values)).data["vars"] == {"width": 32}
@@ -541,3 +553,28 @@ def test_substitute_does_not_copy_the_spaces_it_replaces() -> None:
     new = substitute(doc, {("a",): 3})
     assert new.data == {"a": 3, "b": [1, {"c": 2}]}
     assert new.data["b"] is not doc.data["b"] and new.data["b"][1] is not doc.data["b"][1]
+
+
+def test_a_problem_of_a_choice_s_mapping_is_reported_at_the_mapping_not_the_choice() -> None:
+    """At the value's own line (12, 13), not the choice's `tune: choice` (line 9)."""
+    text = spec(
+        """
+        - name: d
+          type: Dense
+          units: 8
+          kernel_initializer:
+            tune: choice
+            values:
+              - glorot_uniform
+              - {class_name: RandomNormal, config: {stddev: {tune: float, low: 0.01, high: 0.1}}}
+              - class_name: Orthogonal
+                config: {gain: {tune: float, low: 0.5, high: 2.0}}
+        - {name: out, type: Dense, units: 10}
+        """
+    )
+    assert [d.format() for d in validate_spec(text).errors] == []
+    bad = text.replace("RandomNormal", "RandomNormall").replace("Orthogonal", "Orthogonall")
+    assert [d.format().split(": unknown")[0] for d in validate_spec(bad).errors] == [
+        "<string>:12:24: layers[0] (d).kernel_initializer.class_name",
+        "<string>:13:23: layers[0] (d).kernel_initializer.class_name",
+    ]

@@ -172,6 +172,48 @@ def test_best_yaml_says_which_set_values_its_trials_ran_with(tmp_path: Path) -> 
     assert "  epochs: 1\n" in best and "width: 16\n" in best
 
 
+def test_best_yaml_has_the_set_value_that_replaced_a_space(tmp_path: Path) -> None:
+    """--set vars.width=16 on a space: the trials ran with 16, so best.yaml has it (it
+    kept the file's space, which trained its default, 8, and said add the --set)."""
+    from modelspec.spec.loader import apply_overrides, load_document
+    from modelspec.spec.spaces import find
+    from modelspec.tuning.report import Row, write_best
+
+    doc = load_document(TUNED)
+    apply_overrides(doc, ["vars.width=16", "train.epochs=3"])
+    spaces, _ = find(doc)
+    params = {"drop.rate": 0.2, "compile.optimizer.learning_rate": 0.01}
+    row = Row(1, "COMPLETE", 0.9, params, 3, "trial-0001", None)
+    best = write_best(tmp_path, doc, spaces, row, "val_accuracy")
+    text = best.read_text()
+    assert "  width: 16\n" in text and "tune: int" not in text
+    assert text.splitlines()[2] == (
+        "# its trials ran with --set train.epochs=3, not in this file: add them to train as "
+        "they did"
+    )
+    assert validate_spec(str(best)).diagnostics == []
+
+
+def test_the_table_shows_a_space_inside_a_choice_even_when_the_best_lacks_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The columns were the best trial's: adam best, sgd's momentum had no column."""
+    from modelspec.cli.tune import _summary
+    from modelspec.tuning import TuneResult
+    from modelspec.tuning.report import Row
+
+    rows = [
+        Row(0, "COMPLETE", 1.0, {"opt": "adam", "w": 2}, 1, "trial-0000", None),
+        Row(1, "COMPLETE", 2.0, {"opt": "sgd", "opt[sgd].m": 0.5, "w": 3}, 1, "t1", None),
+    ]
+    _summary(TuneResult(Path("s"), "s/study.db", "val_loss", "minimize", rows))
+    assert capsys.readouterr().out.splitlines()[3:6] == [
+        "trial  val_loss  opt   opt[sgd].m  w",
+        "0      1         adam              2",
+        "1      2         sgd   0.5         3",
+    ]
+
+
 def test_bad_arguments_of_the_python_api_are_refused_before_any_study(write_spec: Any) -> None:
     path = write_spec(TUNED)
     with pytest.raises(TuneError, match=r"^expected trials of 1 or more. Received: trials=0$"):
@@ -420,8 +462,8 @@ def test_trials_that_fail_the_same_way_whatever_their_values_stop_the_study(
         "word, y). Map them in train.data: `inputs: {x: COLUMN, word: COLUMN}`"
     ), out
     assert lines[-1] == (
-        "The study stops here, with the 3 trials queued again: fix the cause, then run the "
-        "same command again."
+        "The study stops here, with the 3 trials that failed so queued again: fix the cause, "
+        "then run the same command again."
     )
     mapped = "inputs: {x: [x0, x1], word: word}, targets: {y: y}, split:"
     spec.write_text(text.replace("split:", mapped))
@@ -430,6 +472,45 @@ def test_trials_that_fail_the_same_way_whatever_their_values_stop_the_study(
     rows = trials_of(study)
     assert [r["state"] for r in rows] == ["FAIL"] * 3 + ["COMPLETE"] * 5
     assert [r["h.units"] for r in rows[3:6]] == [r["h.units"] for r in rows[:3]]  # queued
+
+
+def test_trials_that_fail_so_in_a_row_stop_the_study_whichever_worker_ran_them(
+    tmp_path: Path,
+) -> None:
+    """In a row in the study, not in one worker: with --workers 2 and 4 trials each worker
+    saw 2 failures, so the study ended with all 4 failed and none queued. Every trial that
+    failed so is queued, once, even when a second worker stops the study too."""
+    import optuna
+
+    from modelspec.tuning import _stop_failing
+    from modelspec.tuning.trial import Outcome
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    outcome = Outcome("FAIL", error="no column", cause=ValueError("no column"))
+
+    def fails(error: str, units: int | None = None) -> str | None:
+        if units is not None:
+            study.enqueue_trial({"u": units})
+        trial = study.ask()
+        trial.suggest_int("u", 1, 8)
+        trial.set_user_attr("error", error)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return _stop_failing(study, outcome, tmp_path)
+
+    running = study.ask()  # another worker's trial, running: left alone
+    running.suggest_int("u", 1, 8)
+    assert [fails("no column", 1), fails("other", 2), fails("no column", 3)] == [None] * 3
+    assert fails("no column", 4) is None  # other, no column, no column
+    said = fails("no column", 5)
+    assert said is not None and said.splitlines()[1] == (
+        "The study stops here, with the 4 trials that failed so queued again: fix the cause, "
+        "then run the same command again."
+    )
+    assert said.startswith("trials 3, 4 and 5 failed with the same ValueError")
+    assert fails("no column") is not None  # the other worker, on a queued one: stops too
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert sorted(t.params["u"] for t in waiting) == [1, 3, 4, 5]
 
 
 def test_tensorflow_s_retracing_warning_is_not_shown_between_trials(

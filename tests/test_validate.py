@@ -384,6 +384,26 @@ compile:
     ]
 
 
+def test_an_activation_mapping_of_a_keras_function_is_refused(
+    write_spec: Callable[..., str],
+) -> None:
+    # Keras cannot deserialize it ("Could not locate class 'leaky_relu'"): build failed
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: d, type: Dense, units: 4, activation: {class_name: leaky_relu, config: {negative_slope: 0.1}}}
+outputs: [d]
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:6:50: layers[0] (d).activation: expected an activation's name: Keras "
+        "activations are functions, with no config to set. Received: {'class_name': "
+        "'leaky_relu', 'config': {'negative_slope': 0.1}}. Write its name (activation: "
+        "leaky_relu), or follow this layer with one that takes the arguments (such as "
+        "{type: LeakyReLU, negative_slope: 0.1})"
+    ]
+
+
 def test_keras_serialized_objects_that_validate_also_build(write_spec: Callable[..., str]) -> None:
     from modelspec import build_model
 
@@ -613,6 +633,41 @@ compile:
         )
         == []
     )
+
+
+def test_optimizer_values_keras_refuses_when_made_are_errors(
+    write_spec: Callable[..., str],
+) -> None:
+    """Keras's SGD refuses momentum outside [0, 1] (a tuned momentum up to 1.5 failed its
+    trials), ema_momentum too with use_ema, and two clip arguments: validate said ok."""
+    path = write_spec(
+        HEADER
+        + """\
+  - {name: out, type: Dense, units: 2}
+outputs: [out]
+compile:
+  optimizer: {type: sgd, momentum: 1.5, clipnorm: 1.0, clipvalue: 0.5, use_ema: true, ema_momentum: -1}
+  loss: mse
+"""
+    )
+    assert lines(path) == [
+        "spec.yaml:9:36: compile.optimizer.momentum: expected momentum between 0 and 1. "
+        "Received: momentum=1.5",
+        "spec.yaml:9:56: compile.optimizer.clipvalue: expected one of clipnorm, clipvalue and "
+        "global_clipnorm. Received: clipnorm=1.0, clipvalue=0.5",
+        "spec.yaml:9:101: compile.optimizer.ema_momentum: expected ema_momentum between 0 and "
+        "1. Received: ema_momentum=-1",
+    ]
+    # RMSprop's momentum has no such range, ema_momentum only counts with use_ema
+    text = (
+        Path(path)
+        .read_text()
+        .replace(
+            "sgd, momentum: 1.5, clipnorm: 1.0, clipvalue: 0.5, use_ema: true, ema_momentum: -1",
+            "rmsprop, momentum: 3, clipnorm: 1.0, ema_momentum: 2",
+        )
+    )
+    assert lines(text) == []
 
 
 def test_losses_and_weights_must_match_the_outputs(write_spec: Callable[..., str]) -> None:

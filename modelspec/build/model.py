@@ -252,6 +252,9 @@ def make_optimizer(spec: str | Mapping[str, Any]) -> keras.optimizers.Optimizer:
         args = {} if isinstance(value, str) else {k: v for k, v in value.items() if k != "type"}
         if isinstance(args.get("learning_rate"), Mapping):
             args["learning_rate"] = instance("schedules", args["learning_rate"])
+        momentum = args.get("momentum")
+        if sig.type == "SGD" and isinstance(momentum, int) and not isinstance(momentum, bool):
+            args["momentum"] = float(momentum)  # Keras's SGD refuses momentum=1 (an int)
         return getattr(module, sig.type)(**args)
 
     optimizer: keras.optimizers.Optimizer = instance("optimizers", spec)

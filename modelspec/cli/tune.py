@@ -29,6 +29,7 @@ from .workers import died, without_workers
 
 if TYPE_CHECKING:
     from ..tuning import TuneResult
+    from ..tuning.report import Row
 
 
 @main.command()
@@ -177,7 +178,7 @@ def _summary(result: TuneResult) -> None:
     click.echo("trials: " + ", ".join(f"{n} {s}" for s, n in states.items()))
     best = top(result.trials, result.direction)
     if best:
-        names = list(best[0].params)
+        names = columns(best)
         header = ["trial", result.objective, *names]
         cells = [
             [
@@ -197,6 +198,23 @@ def _summary(result: TuneResult) -> None:
         click.echo(f"note: {note}")
     if result.plots:
         click.echo("plots: " + " ".join(str(p) for p in result.plots))
+
+
+def columns(rows: list[Row]) -> list[str]:
+    """The spaces any of ``rows`` has (not only the first's: a space inside a choice's
+    value has a value only where that value was picked), each after its choice.
+
+    Example:
+        >>> from modelspec.tuning.report import Row
+        >>> rows = [Row(0, "COMPLETE", 1.0, {"opt": "adam", "w": 2}, 1, "t0", None),
+        ...         Row(1, "COMPLETE", 2.0, {"opt": "sgd", "opt[sgd].momentum": 0.5, "w": 3},
+        ...             1, "t1", None)]
+        >>> columns(rows)
+        ['opt', 'opt[sgd].momentum', 'w']
+    """
+    names = list(dict.fromkeys(n for r in rows for n in r.params))
+    roots = list(dict.fromkeys(n.split("[", 1)[0] for n in names))
+    return sorted(names, key=lambda n: roots.index(n.split("[", 1)[0]))
 
 
 def _launch(argv: list[str], workers: int) -> int | None:
@@ -228,4 +246,6 @@ def _launch(argv: list[str], workers: int) -> int | None:
         click.echo(f"note: {died(f'worker {index}', code)}", err=True)
     if failed and len(failed) == len(codes) and all(c in (EXIT_BAD_SPEC, 2) for _, c in failed):
         return failed[0][1]  # the spec or the storage: every worker said why
+    if any(c == EXIT_BAD_SPEC for _, c in failed):
+        return EXIT_BAD_SPEC  # its trials failed whatever their values: they would again here
     return None

@@ -72,7 +72,8 @@ def _spans(
         end = start + len(text[start : node.end_mark.index].rstrip())
         if key is not None and "\n" in text[key.end_mark.index : start]:
             start = key.end_mark.index + 1  # a block mapping: the value goes after the key
-            new = " " + new
+            rest = text[start : text.index("\n", start)].rstrip()
+            new = " " + new + (rest if rest.lstrip().startswith("#") else "")  # its comment
         if any(start < e and s < end for s, e, _ in edits):
             return None  # one text for two places (an alias): dumped instead
         edits.append((start, end, new))

@@ -500,6 +500,7 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> 
             record.append(f"{key.strip()}={value.strip()}")
     for (key, value), given in zip(items, record, strict=True):
         parts: list[str | int] = [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
+        _no_brackets(key, parts)
         doc.overridden[tuple(parts)] = given  # its problems are reported at the option
         target = doc.data
         for i, part in enumerate(parts[:-1]):
@@ -528,3 +529,32 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | list[str]) -> 
         else:
             raise fail("--set", f"{key}: cannot set '{last}' in {type(target).__name__}")
     return record
+
+
+def _no_brackets(key: str, parts: list[str | int]) -> None:
+    """Refuse ``layers[0].units`` (it would add a key ``layers[0]``) and the name of a
+    space inside a choice (``compile.optimizer[sgd].momentum``), with the path to use.
+
+    Example:
+        >>> try:
+        ...     _no_brackets("layers[0].units", ["layers[0]", "units"])
+        ... except SpecLoadError as err:
+        ...     print(err.diagnostics[0].message.split(". ")[-1])
+        Did you mean 'layers.0.units'?
+    """
+    for i, part in enumerate(parts):
+        found = re.fullmatch(r"([^\[\]]+)\[([^\[\]]*)\]", part) if isinstance(part, str) else None
+        if found is None:
+            continue
+        name, inside = found.groups()
+        head = ".".join(map(str, [*parts[:i], name]))
+        if inside.lstrip("-").isdigit():
+            rest = "".join(f".{p}" for p in parts[i + 1 :])
+            hint = f"Did you mean '{head}.{inside}{rest}'?"
+        else:  # a space inside a choice's value, named after the value
+            hint = f"A choice's value is set whole: {head}={{type: {inside}, ...}}"
+        raise fail(
+            "--set",
+            f"{key}: expected keys and list indexes joined by dots. Received: "
+            f"{clipped(part)!r}. {hint}",
+        )

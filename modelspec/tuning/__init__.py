@@ -350,7 +350,6 @@ def _work(
     waiting = (optuna.trial.TrialState.WAITING,)
     started = time.monotonic()
     ran: list[int] = []
-    failing: list[Any] = []  # this worker's trials in a row that failed the same way
     while timeout is None or time.monotonic() - started < timeout:
         with budget_lock(setup.study_dir):
             revive(study, store)
@@ -385,11 +384,8 @@ def _work(
         say(_line(trial, outcome, setup, time.monotonic() - begun))
         # the data refused the same way with other values: not the values' doing (Keras
         # refusing a sampled model, a NaN loss, is the values': those trials just fail)
-        raised = outcome.error if isinstance(outcome.cause, DataError) else None
-        same = bool(failing) and failing[-1].user_attrs.get("error") == raised
-        failing = [*failing, trial] if same else [trial] if raised else []
-        if len(failing) >= SAME_FAILURES:
-            stopped = _stop_failing(study, failing, outcome, setup.study_dir)
+        if isinstance(outcome.cause, DataError):
+            stopped = _stop_failing(study, outcome, setup.study_dir)
             if stopped is not None:
                 return ran, stopped
         if exhausted:
@@ -405,21 +401,41 @@ def _work(
     return ran, None
 
 
-def _stop_failing(study: Any, failing: list[Any], outcome: Outcome, folder: Path) -> str | None:
-    """When trials with other values failed with the same error, the error does not
-    come from the values: queue them again and say why the study stops."""
-    frozen = [study.get_trials(deepcopy=False)[t.number] for t in failing[-SAME_FAILURES:]]
+def _stop_failing(study: Any, outcome: Outcome, folder: Path) -> str | None:
+    """When the study's last trials (any worker's, in the order they ended) failed
+    with the same error and other values, the error does not come from the values:
+    queue them again and say why the study stops."""
+    error = outcome.error
+    ended = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None]
+    ended.sort(key=lambda t: (t.datetime_complete, t.number))
+    frozen = ended[-SAME_FAILURES:]
+    if len(frozen) < SAME_FAILURES or any(
+        t.state.name != "FAIL" or t.user_attrs.get("error") != error for t in frozen
+    ):
+        return None
     if len({tuple(sorted(map(repr, t.params.items()))) for t in frozen}) < 2:
         return None  # the same values each time (retries): they may be the cause
     with budget_lock(folder):
-        for trial in frozen:
+        # also another worker's trials that failed so (each queued once: not those
+        # queued already, by this worker or one that stopped first)
+        trials = study.get_trials(deepcopy=False)
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+        again = [
+            t
+            for t in trials
+            if t.state.name == "FAIL"
+            and t.user_attrs.get("error") == error
+            and t.number not in retried
+        ]
+        for trial in again:
             requeue(study, trial)
     numbers = [str(t.number) for t in frozen]
     cause = type(outcome.cause).__name__ if outcome.cause is not None else "error"
     return (
         f"trials {', '.join(numbers[:-1])} and {numbers[-1]} failed with the same {cause}, "
         f"whatever their values: {outcome.error}\nThe study stops here, with the "
-        f"{len(frozen)} trials queued again: fix the cause, then run the same command again."
+        f"{len(again)} trial{'s' * (len(again) != 1)} that failed so queued again: fix the "
+        "cause, then run the same command again."
     )
 
 

@@ -131,6 +131,7 @@ def write_best(
     """``best.yaml``: the spec with the best trial's values, without ``tune:``."""
     # (a space inside a choice's value not picked has no value)
     values: dict[Any, Any] = {s.path: best.params[s.name] for s in spaces if s.name in best.params}
+    values.update(_spaces_set_away(doc, values))
     head = (
         f"# The best trial ({best.number}, {objective} {best.value:.6g}) of the study in "
         f"{study_dir}, by modelspec {__version__}\n# from {doc.file}: train it with "
@@ -199,6 +200,43 @@ def _overrides_not_in(text: str, doc: Document, values: dict[Any, Any]) -> list[
 
 
 _MISSING = object()
+
+
+def _spaces_set_away(doc: Document, values: dict[Any, Any]) -> dict[Any, Any]:
+    """The ``--set`` values that replaced a search space of the file with a plain value:
+    the trials ran with them, and the file's space cannot stay in ``best.yaml``.
+
+    Example:
+        >>> from modelspec.spec.loader import apply_overrides, load_document
+        >>> doc = load_document("vars:\\n  w: {tune: int, low: 1, high: 8}\\n")
+        >>> _ = apply_overrides(doc, ["vars.w=4"])
+        >>> _spaces_set_away(doc, {})
+        {('vars', 'w'): 4}
+    """
+    import yaml
+
+    try:
+        written: Any = yaml.safe_load(doc.text or "")
+    except yaml.YAMLError:
+        return {}
+    found = {}
+    for path in doc.overridden:
+        if path in values or path[:1] == ("tune",):
+            continue
+        here: Any = written
+        there: Any = doc.data
+        for part in path:
+            here = _step(here, part)
+            there = _step(there, part)
+        if _has_space(here) and not _has_space(there):
+            found[path] = there
+    return found
+
+
+def _has_space(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "tune" in value or any(_has_space(v) for v in value.values())
+    return isinstance(value, list) and any(_has_space(v) for v in value)
 
 
 def _step(value: Any, part: Any) -> Any:

@@ -140,8 +140,11 @@ def _check(
     report = _check_one(substitute(doc, defaults(spaces)), allow_imports, backend, loading, spaces)
     # a space that is not valid: the problems of its value are noise
     bad = [space_of(doc.data, d.path) for d in problems]
+    bad_vars = {p[1] for p in bad if len(p) == 2 and p[0] == "vars"}  # and of its ${uses}
     found = problems + [
-        _at_default(d, spaces, doc) for d in report.diagnostics if not _under(d.path, bad)
+        _at_default(d, spaces, doc)
+        for d in report.diagnostics
+        if not _under(d.path, bad) and not _var_names_in(doc, d.path) & bad_vars
     ]
     if not found or all(d.severity == "warning" for d in found):
         found += _at_ends(doc, spaces, allow_imports, backend, loading, report.diagnostics)
@@ -191,6 +194,15 @@ def _at_default(d: Diagnostic, spaces: list[Space], doc: Document) -> Diagnostic
 
 def _var_space_in(doc: Document, path: tuple[Any, ...], spaces: list[Space]) -> Space | None:
     """The first var that is a space and that the ``${...}`` text at ``path`` names."""
+    names = _var_names_in(doc, path)
+    return next(
+        (s for s in spaces if len(s.path) == 2 and s.path[0] == "vars" and s.path[1] in names),
+        None,
+    )
+
+
+def _var_names_in(doc: Document, path: tuple[Any, ...]) -> set[str]:
+    """The names in the ``${...}`` text at ``path`` (none when it is not one)."""
     value: Any = doc.data
     for part in path:
         inside = isinstance(value, dict) and part in value
@@ -198,15 +210,11 @@ def _var_space_in(doc: Document, path: tuple[Any, ...], spaces: list[Space]) -> 
             isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
         )
         if not inside:
-            return None
+            return set()
         value = value[part]
     if not isinstance(value, str) or "${" not in value:
-        return None
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", value))
-    return next(
-        (s for s in spaces if len(s.path) == 2 and s.path[0] == "vars" and s.path[1] in names),
-        None,
-    )
+        return set()
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", value))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -242,13 +250,15 @@ def _at_ends(
             if _under(d.path, [_placed(space, spaces)]):
                 message = f"{d.message} (at its search space's {at})"
                 line, column = doc.locate(space.path)  # inside a choice's value: there
-                d = dataclasses.replace(d, line=line, column=column)
             else:
                 line = doc.locate(space.path)[0]
                 message = (
                     f"{d.message} (when the search space {space.name}, line {line}, is at {at})"
                 )
-            found.append(dataclasses.replace(d, message=message))
+                line, column = d.line, d.column
+            # in a choice's mapping picked (this one, or one this space is inside): its line
+            line, column = _in_mapping_picked(doc, d, space, value, spaces) or (line, column)
+            found.append(dataclasses.replace(d, message=message, line=line, column=column))
     skipped = variants[MAX_VARIANTS:]
     if skipped:
         names = list(dict.fromkeys(s.name for s, _, _ in skipped))
@@ -265,6 +275,23 @@ def _at_ends(
             )
         )
     return found
+
+
+def _in_mapping_picked(
+    doc: Document, d: Diagnostic, space: Space, value: Any, spaces: list[Space]
+) -> tuple[int, int] | None:
+    """Where a problem inside a choice's mapping value is written (its own line, not the
+    choice's): the value ``space`` is at, or the value of a choice it is inside."""
+    chain = [(space, value)] + [
+        (next(s for s in spaces if s.path == outer), picked)
+        for outer, picked in _picking(space, spaces).items()
+    ]
+    for choice, picked in chain:
+        placed = _placed(choice, spaces)
+        index = choice.index_of(picked) if choice.kind == "choice" else None
+        if isinstance(picked, dict) and index is not None and _under(d.path, [placed]):
+            return doc.locate((*choice.path, "values", index, *d.path[len(placed) :]))
+    return None
 
 
 def _placed(space: Space, spaces: list[Space]) -> tuple[Any, ...]:

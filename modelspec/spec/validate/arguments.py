@@ -155,6 +155,16 @@ def _named_object(ctx: Context, namespace: str, value: dict[str, Any], path: Pat
             f"expected {{class_name: NAME, config: {{...}}}} with the {kind}'s name. "
             f"Received: {shown(value)}",
         )
+    elif namespace == "activations" and name in catalogue.builtin_names(namespace):
+        # Keras's activations are functions: no class of that name to deserialize
+        ctx.add(
+            path,
+            "expected an activation's name: Keras activations are functions, with no "
+            f"config to set. Received: {shown(value)}. Write its name (activation: "
+            f"{name}), or follow this layer with one that takes the arguments (such as "
+            "{type: LeakyReLU, negative_slope: 0.1})",
+        )
+        return
     else:
         known_name(ctx, namespace, name, (*path, "class_name"))
     if not isinstance(value.get("config", {}), dict):

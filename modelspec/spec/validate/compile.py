@@ -444,6 +444,31 @@ def check_optimizer(ctx: Context, optimizer: Any, path: PathT) -> None:
     if sig is not None and isinstance(optimizer, dict):
         args = {k: v for k, v in optimizer.items() if k != "type"}
         check_args(ctx, sig, args, path)
+        _keras_optimizer_rules(ctx, sig.type, args, path)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _keras_optimizer_rules(ctx: Context, cls: str, args: dict[str, Any], path: PathT) -> None:
+    """What Keras's optimizers check when made, so that validate ok means it builds."""
+    checked = {"momentum": cls == "SGD", "ema_momentum": bool(args.get("use_ema"))}
+    for name, applies in checked.items():
+        value: Any = args.get(name)
+        if applies and _number(value) and not 0 <= value <= 1:
+            ctx.add(
+                (*path, name),
+                f"expected {name} between 0 and 1. Received: {name}={shown(value)}",
+            )
+    clips = [k for k in ("clipnorm", "clipvalue", "global_clipnorm") if args.get(k) is not None]
+    if len(clips) > 1:
+        ctx.add(
+            (*path, clips[1]),
+            "expected one of clipnorm, clipvalue and global_clipnorm. Received: "
+            + ", ".join(f"{k}={shown(args[k])}" for k in clips),
+            key=True,
+        )
 
 
 def _untyped(value: Any, names: list[str]) -> bool:
