@@ -535,7 +535,7 @@ def odd_space(rng: random.Random, depth: int = 0) -> dict[str, Any]:
     return space
 
 
-def _space_slot(rng: random.Random, data: dict[str, Any]) -> tuple[Any, Any]:
+def _space_slot(rng: random.Random, data: dict[str, Any], pool: list[Slot]) -> tuple[Any, Any]:
     """Where a space goes: a random slot, or one of the places spaces must not stand."""
     pick = rng.randrange(10)
     layers = _nodes(data, "layers")
@@ -560,7 +560,7 @@ def _space_slot(rng: random.Random, data: dict[str, Any]) -> tuple[Any, Any]:
         return compile_, rng.choice(["optimizer", "loss", "metrics"])
     if pick == 5 and isinstance(data.get("train"), dict):
         return data["train"], rng.choice(["epochs", "batch_size", "seed", "validation_freq"])
-    return rng.choice(slots(data))
+    return rng.choice(pool)
 
 
 def plausible_space(rng: random.Random, value: Any) -> dict[str, Any] | None:
@@ -583,8 +583,9 @@ def plausible_space(rng: random.Random, value: Any) -> dict[str, Any] | None:
 def insert_space(rng: random.Random, data: dict[str, Any]) -> str:
     """A search space in a random place (in lists, under ``tune:``, in names...)."""
     done = []
+    pool = slots(data)  # once: walking 60 times a spec that holds 10,000-value lists is slow
     for _ in range(rng.choice([1, 1, 2, 3, 60])):
-        container, key = _space_slot(rng, data)
+        container, key = _space_slot(rng, data, pool)
         space = None
         if rng.random() < 0.5:
             try:
