@@ -182,21 +182,11 @@ def _overrides_not_in(text: str, doc: Document, values: dict[Any, Any]) -> list[
         >>> _overrides_not_in("train: {epochs: 30}\\n", doc, {})
         ['train.epochs=2']
     """
-    import yaml
-
-    written: Any = yaml.safe_load(text)
-    missing = []
-    for path, given in doc.overridden.items():
-        if path in values or path[:1] == ("tune",):
-            continue
-        here: Any = written
-        there: Any = doc.data
-        for part in path:
-            here = _step(here, part)
-            there = _step(there, part)
-        if here != there or here is _MISSING:
-            missing.append(given)
-    return missing
+    return [
+        doc.overridden[path]
+        for path, here, there in _overridden(text, doc, values)
+        if here != there or here is _MISSING
+    ]
 
 
 _MISSING = object()
@@ -213,13 +203,23 @@ def _spaces_set_away(doc: Document, values: dict[Any, Any]) -> dict[Any, Any]:
         >>> _spaces_set_away(doc, {})
         {('vars', 'w'): 4}
     """
+    return {
+        path: there
+        for path, here, there in _overridden(doc.text or "", doc, values)
+        if _has_space(here) and not _has_space(there)
+    }
+
+
+def _overridden(text: str, doc: Document, values: dict[Any, Any]) -> list[tuple[Any, Any, Any]]:
+    """Each ``--set`` path (but the spaces' and ``tune:``'s), with its value in the YAML
+    ``text`` and in the spec (:data:`_MISSING` where there is none)."""
     import yaml
 
     try:
-        written: Any = yaml.safe_load(doc.text or "")
+        written: Any = yaml.safe_load(text)
     except yaml.YAMLError:
-        return {}
-    found = {}
+        return []
+    found = []
     for path in doc.overridden:
         if path in values or path[:1] == ("tune",):
             continue
@@ -228,8 +228,7 @@ def _spaces_set_away(doc: Document, values: dict[Any, Any]) -> dict[Any, Any]:
         for part in path:
             here = _step(here, part)
             there = _step(there, part)
-        if _has_space(here) and not _has_space(there):
-            found[path] = there
+        found.append((path, here, there))
     return found
 
 
