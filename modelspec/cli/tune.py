@@ -6,7 +6,7 @@ import contextlib
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -100,20 +100,21 @@ def tune(
     if backend is not None and declared_in(spec) not in (None, backend):
         overrides += (f"backend={backend}",)
     _start_keras(backend, spec, overrides, data=True)
+    study: dict[str, Any] = {
+        "trials": trials,
+        "study_dir": study_dir,
+        "storage": storage,
+        "overrides": list(overrides),
+        "plugins": plugins,
+        "allow_imports": allow_imports,
+        "join": join,
+    }
     try:
         if workers is not None and workers > 1:
             from ..tuning import opening
 
-            lines, left = opening(  # before the workers: none has started a trial yet
-                spec,
-                trials=trials,
-                study_dir=study_dir,
-                storage=storage,
-                overrides=list(overrides),
-                plugins=plugins,
-                allow_imports=allow_imports,
-                join=join,
-            )
+            # before the workers: none has started a trial yet
+            lines, left = opening(spec, **study)
             for line in lines:
                 click.echo(line)
             if workers > max(left, 1):  # a worker more would only load Keras and stop
@@ -131,15 +132,9 @@ def tune(
 
         result = run_tune(
             spec,
-            trials=trials,
-            study_dir=study_dir,
-            storage=storage,
+            **study,
             timeout=timeout,
-            overrides=list(overrides),
-            plugins=plugins,
-            allow_imports=allow_imports,
             verbose=verbose,
-            join=join,
             worker=worker_index,
             report_at_end=lead,
             echo=click.echo,
